@@ -1,0 +1,149 @@
+"""The one wiring point: ``create_app`` builds the Falcon app from its collaborators.
+
+It also owns the mapping from errors to responses, so that each surface has
+exactly one error shape: plain text under ``/ping/`` (and anywhere outside the
+API), the JSON envelope under ``/v1/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import falcon
+
+from pingd import migrate
+from pingd import store as store_module
+from pingd.config import Config
+from pingd.errors import BadRequest
+from pingd.errors import MethodNotAllowed
+from pingd.errors import NotFound
+from pingd.errors import PayloadTooLarge
+from pingd.errors import PingdError
+from pingd.ping_routes import PING_PREFIX
+from pingd.ping_routes import PingRouter
+from pingd.ping_routes import render_ping_error
+from pingd.service import Service
+from pingd.store import Store
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+API_PREFIX = "/v1"
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def open_store(config: Config) -> Store:
+    """Create or migrate the configured database and open it."""
+    conn = store_module.connect(config.storage.path)
+    try:
+        migrate.migrate(conn)
+    finally:
+        conn.close()
+    return Store(config.storage.path, ping_log_limit=config.storage.ping_log_limit)
+
+
+def make_service(config: Config, store: Store, clock: Clock = utc_now) -> Service:
+    """Build the service layer for a config, store and clock."""
+    return Service(
+        store,
+        clock,
+        ping_log_limit=config.storage.ping_log_limit,
+        max_checks=config.limits.max_checks,
+    )
+
+
+def _is_api(req: falcon.Request) -> bool:
+    return req.path == API_PREFIX or req.path.startswith(API_PREFIX + "/")
+
+
+def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
+    request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
+    body: dict[str, Any] = {"error": ex.message, "errorCode": ex.code, "requestId": request_id}
+    fields = getattr(ex, "fields", None)
+    if fields is not None:
+        body["fields"] = fields
+    resp.status = ex.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = body
+    resp.set_header("X-Request-Id", request_id)
+    retry_after = getattr(ex, "retry_after_seconds", None)
+    if retry_after is not None:
+        resp.set_header("Retry-After", str(retry_after))
+
+
+def _render(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
+    if _is_api(req):
+        _render_api_error(req, resp, ex)
+    else:
+        render_ping_error(resp, ex)
+        if not PING_PREFIX.match(req.path):
+            resp.headers.pop("access-control-allow-origin", None)
+
+
+def _from_http_error(ex: falcon.HTTPError) -> PingdError:
+    """Translate Falcon's own errors (no route, bad header, …) into domain errors."""
+    status = ex.status_code
+    if status == 404:
+        return NotFound()
+    if status == 405:
+        return MethodNotAllowed()
+    if status == 413:
+        return PayloadTooLarge()
+    if status == 400:
+        return BadRequest(ex.description or ex.title)
+    error = PingdError(ex.description or ex.title)
+    error.status = status
+    error.code = (ex.title or "ERROR").upper().replace(" ", "_")
+    return error
+
+
+def _handle_pingd_error(
+    req: falcon.Request, resp: falcon.Response, ex: PingdError, params: Any
+) -> None:
+    _render(req, resp, ex)
+
+
+def _handle_http_error(
+    req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
+) -> None:
+    _render(req, resp, _from_http_error(ex))
+
+
+def _handle_unexpected(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+) -> None:
+    request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
+    req.context.request_id = request_id
+    logger.exception("unexpected error on %s %s requestId=%s", req.method, req.path, request_id)
+    _render(req, resp, PingdError())
+
+
+def create_app(
+    config: Config, *, store: Store, clock: Clock = utc_now
+) -> falcon.App[falcon.Request, falcon.Response]:
+    """Build pingd's WSGI app around an open store and a clock."""
+    service = make_service(config, store, clock)
+    app = falcon.App(media_type=falcon.MEDIA_JSON)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.resp_options.secure_cookies_by_default = False
+    app.add_sink(
+        PingRouter(
+            service,
+            body_limit=config.storage.ping_body_limit,
+            max_request_body=config.server.max_request_body,
+        ),
+        PING_PREFIX,
+    )
+    app.add_error_handler(Exception, _handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, _handle_http_error)
+    app.add_error_handler(PingdError, _handle_pingd_error)
+    return app

@@ -1,0 +1,371 @@
+"""The ``pingd`` command: serve, and manage keys, checks and backups.
+
+User mistakes end with one line on stderr and exit status 1 (2 for usage
+errors, from argparse); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+import waitress
+
+from pingd import __version__
+from pingd import domain
+from pingd.app import create_app
+from pingd.app import make_service
+from pingd.app import open_store
+from pingd.config import Config
+from pingd.config import ConfigError
+from pingd.config import find_config_path
+from pingd.config import load_config
+from pingd.domain import Check
+from pingd.errors import PingdError
+from pingd.migrate import MigrationError
+from pingd.service import Service
+from pingd.store import Store
+from pingd.store import backup_database
+
+logger = logging.getLogger("pingd")
+
+
+class CliError(Exception):
+    """A user mistake, reported as one line on stderr with exit status 1."""
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _print_first_run(config: Config, ping_key: str, api_key: str, *, stream: Any) -> None:
+    print(
+        f"pingd: created a new database at {config.storage.path}\n"
+        f"  ping key:  {ping_key}   (slug URLs: {config.server.base_url}/ping/{ping_key}/<slug>)\n"
+        f"  API key:   {api_key}   (read-write; shown only now, keep it somewhere safe)",
+        file=stream,
+        flush=True,
+    )
+
+
+def _open(config: Config, *, banner_stream: Any = sys.stderr) -> tuple[Store, Service]:
+    store = open_store(config)
+    service = make_service(config, store)
+    boot = service.bootstrap()
+    if boot.new_api_key is not None:
+        _print_first_run(config, boot.project.ping_key, boot.new_api_key, stream=banner_stream)
+    return store, service
+
+
+# -- serve -------------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    store, _ = _open(config, banner_stream=sys.stdout)
+    try:
+        app = create_app(config, store=store)
+        server = waitress.create_server(app, **waitress_options(config))
+        for host, port in _effective_addresses(server):
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("listening on http://%s:%s", shown, port)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        server.run()  # Returns after SIGINT/SIGTERM, once worker threads are done.
+        logger.info("stopping")
+    finally:
+        store.close()
+    return 0
+
+
+def waitress_options(config: Config) -> dict[str, Any]:
+    """Translate the [server] settings into waitress's adjustments."""
+    options: dict[str, Any] = {
+        "listen": " ".join(config.server.listen),
+        "threads": config.server.threads,
+        "max_request_body_size": config.server.max_request_body,
+        "clear_untrusted_proxy_headers": True,
+        "ident": "pingd",
+    }
+    if config.server.trusted_proxy:
+        # waitress rewrites REMOTE_ADDR and wsgi.url_scheme from these headers
+        # only when the TCP peer is the trusted proxy, and drops them otherwise.
+        options["trusted_proxy"] = config.server.trusted_proxy
+        options["trusted_proxy_headers"] = {"x-forwarded-for", "x-forwarded-proto"}
+    return options
+
+
+def _effective_addresses(server: Any) -> list[tuple[str, int]]:
+    if hasattr(server, "effective_listen"):
+        return [(str(host), int(port)) for host, port in server.effective_listen]
+    return [(str(server.effective_host), int(server.effective_port))]
+
+
+# -- keys --------------------------------------------------------------------
+
+
+def cmd_key_create(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        print(service.create_api_key(args.name, read_only=args.read_only))
+    return 0
+
+
+def cmd_key_list(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        rows = [
+            (key.name, key.prefix + "…", "read-only" if key.read_only else "read-write",
+             _fmt_time(key.created), _fmt_time(key.last_used))
+            for key in service.list_api_keys()
+        ]  # fmt: skip
+    _print_table(("NAME", "PREFIX", "KIND", "CREATED", "LAST USED"), rows)
+    return 0
+
+
+def cmd_key_revoke(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        key = service.revoke_api_key(args.prefix)
+    print(f"revoked {key.prefix}… ({key.name})")
+    return 0
+
+
+# -- checks ------------------------------------------------------------------
+
+
+def _duration(text: str) -> int:
+    try:
+        return domain.parse_duration(text)
+    except ValueError as ex:
+        raise argparse.ArgumentTypeError(str(ex)) from None
+
+
+def cmd_check_add(config: Config, args: argparse.Namespace) -> int:
+    if args.cron and args.period is not None:
+        raise CliError("give either --period or --cron, not both")
+    fields: dict[str, Any] = {"name": args.name, "tags": " ".join(args.tag)}
+    if args.period is not None:
+        fields["timeout"] = args.period
+    if args.grace is not None:
+        fields["grace"] = args.grace
+    if args.cron:
+        fields["schedule"] = args.cron
+        fields["tz"] = args.tz
+    elif args.tz != "UTC":
+        raise CliError("--tz only applies together with --cron")
+    store, service = _open(config)
+    with _closing(store):
+        check = service.create_check(**fields)
+    print(f"{config.server.base_url}/ping/{check.uuid}")
+    return 0
+
+
+def _status_rows(checks: list[Check], now: datetime) -> list[tuple[str, ...]]:
+    return [
+        (check.name, check.slug, domain.status_at(check, now), _fmt_time(check.last_ping),
+         _fmt_time(domain.next_expected_ping(check)), check.uuid)
+        for check in checks
+    ]  # fmt: skip
+
+
+def cmd_check_list(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        rows = _status_rows(service.list_checks(), service.now())
+    _print_table(("NAME", "SLUG", "STATUS", "LAST PING", "NEXT PING", "UUID"), rows)
+    return 0
+
+
+def cmd_check_show(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        check = service.find_check(args.id)
+        project = service.project()
+        pings = service.list_pings(check.id)[:10]
+        now = service.now()
+    base = config.server.base_url
+    schedule = (
+        f"cron {check.schedule!r} in {check.tz}" if check.is_cron
+        else f"every {domain.format_duration(check.timeout)}"
+    )  # fmt: skip
+    for label, value in (
+        ("name", check.name),
+        ("slug", check.slug),
+        ("uuid", check.uuid),
+        ("status", domain.status_at(check, now)),
+        ("schedule", f"{schedule}, grace {domain.format_duration(check.grace)}"),
+        ("tags", check.tags or "-"),
+        ("pings", str(check.n_pings)),
+        ("last ping", _fmt_time(check.last_ping)),
+        ("next ping", _fmt_time(domain.next_expected_ping(check))),
+        ("ping url", f"{base}/ping/{check.uuid}"),
+        ("slug url", f"{base}/ping/{project.ping_key}/{check.slug}"),
+    ):
+        print(f"{label + ':':<11}{value}")
+    if pings:
+        print("\nrecent pings:")
+        rows = [
+            (str(p.n), _fmt_time(p.created), p.kind, "-" if p.exit_status is None else
+             str(p.exit_status), p.method, p.remote_addr, str(p.body_size))
+            for p in pings
+        ]  # fmt: skip
+        _print_table(("N", "TIME", "KIND", "EXIT", "METHOD", "FROM", "BYTES"), rows)
+    return 0
+
+
+def _check_command(action: Callable[[Service, int], Check], verb: str) -> Callable[..., int]:
+    def run(config: Config, args: argparse.Namespace) -> int:
+        store, service = _open(config)
+        with _closing(store):
+            check = service.find_check(args.id)
+            action(service, check.id)
+        print(f"{verb} {check.name} ({check.uuid})")
+        return 0
+
+    return run
+
+
+cmd_check_pause = _check_command(Service.pause_check, "paused")
+cmd_check_resume = _check_command(Service.resume_check, "resumed")
+cmd_check_rm = _check_command(Service.delete_check, "deleted")
+
+
+def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    store = open_store(config)
+    with _closing(store):
+        backup_database(store, args.file)
+    print(f"backed up {config.storage.path} to {args.file}")
+    return 0
+
+
+class _closing:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __enter__(self) -> Store:
+        return self._store
+
+    def __exit__(self, *exc: object) -> None:
+        self._store.close()
+
+
+# -- parsing -----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pingd", description="A small self-hosted ping server for cron jobs and heartbeats."
+    )
+    parser.add_argument("--version", action="version", version=f"pingd {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: ./pingd.toml if it exists; env PINGD_CONFIG)",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="database file, overrides storage.path (env PINGD_DB)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve pings and the API")
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="HOST:PORT",
+        help="address to listen on; repeat for several (overrides server.listen)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    key = commands.add_parser("key", help="manage API keys").add_subparsers(
+        dest="key_command", required=True, metavar="COMMAND"
+    )
+    create = key.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--read-only", action="store_true", help="the key cannot change anything")
+    create.add_argument("--name", default="", help="a label to recognise the key by")
+    create.set_defaults(handler=cmd_key_create)
+    key.add_parser("list", help="list API keys").set_defaults(handler=cmd_key_list)
+    revoke = key.add_parser("revoke", help="delete an API key")
+    revoke.add_argument("prefix", metavar="PREFIX", help="the key's prefix, as `key list` shows")
+    revoke.set_defaults(handler=cmd_key_revoke)
+
+    check = commands.add_parser("check", help="manage checks").add_subparsers(
+        dest="check_command", required=True, metavar="COMMAND"
+    )
+    add = check.add_parser("add", help="create a check and print its ping URL")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--period", type=_duration, help="expected time between pings (default 1d)")
+    add.add_argument("--grace", type=_duration, help="how late a ping may be (default 1h)")
+    add.add_argument("--cron", metavar="EXPR", help="a 5-field cron schedule instead of a period")
+    add.add_argument("--tz", default="UTC", metavar="ZONE", help="time zone of --cron")
+    add.add_argument("--tag", action="append", default=[], help="a tag; repeat for several")
+    add.set_defaults(handler=cmd_check_add)
+    check.add_parser("list", help="list checks and their status").set_defaults(
+        handler=cmd_check_list
+    )
+    for name, handler, text in (
+        ("show", cmd_check_show, "show a check and its recent pings"),
+        ("pause", cmd_check_pause, "pause a check"),
+        ("resume", cmd_check_resume, "resume a paused check"),
+        ("rm", cmd_check_rm, "delete a check"),
+    ):
+        sub = check.add_parser(name, help=text)
+        sub.add_argument("id", metavar="ID", help="the check's UUID or slug")
+        sub.set_defaults(handler=handler)
+
+    backup = commands.add_parser("backup", help="write a consistent copy of the live database")
+    backup.add_argument("file", metavar="FILE")
+    backup.set_defaults(handler=cmd_backup)
+    return parser  # fmt: skip
+
+
+def _load(args: argparse.Namespace) -> Config:
+    overrides: dict[str, tuple[Any, str]] = {}
+    if os.environ.get("PINGD_DB"):
+        overrides["storage.path"] = (os.environ["PINGD_DB"], "environment variable PINGD_DB")
+    if args.db:
+        overrides["storage.path"] = (args.db, "--db")
+    if getattr(args, "listen", None):
+        overrides["server.listen"] = (args.listen, "--listen")
+    return load_config(find_config_path(args.config, os.environ), os.environ, overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # waitress warns about its task queue on nearly every request once
+    # connections outnumber threads; that is normal for pings, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    try:
+        config = _load(args)
+        handler: Callable[[Config, argparse.Namespace], int] = args.handler
+        return handler(config, args)
+    except (CliError, ConfigError, MigrationError, PingdError) as ex:
+        print(f"pingd: error: {ex}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as ex:
+        print(f"pingd: error: {ex}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

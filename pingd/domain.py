@@ -1,0 +1,282 @@
+"""The functional core: checks, pings and flips, and every decision about them.
+
+Everything here is a pure function of its arguments and an explicit ``now``;
+nothing knows that Falcon or SQLite exist. The service layer loads state,
+calls these functions and stores what they return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from cronsim import CronSim
+from cronsim import CronSimError
+
+DEFAULT_TIMEOUT_SECONDS = 86400
+DEFAULT_GRACE_SECONDS = 3600
+MIN_PERIOD_SECONDS = 60
+MAX_PERIOD_SECONDS = 31536000
+MAX_NAME_LENGTH = 100
+MAX_UA_LENGTH = 200
+
+STORED_STATUSES = ("new", "up", "down", "paused")
+PING_KINDS = ("success", "start", "fail", "log", "ign")
+URL_ACTIONS = ("success", "start", "fail", "log")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    id: int
+    project_id: int
+    uuid: str
+    name: str
+    slug: str
+    created: datetime
+    tags: str = ""
+    desc: str = ""
+    timeout: int = DEFAULT_TIMEOUT_SECONDS
+    grace: int = DEFAULT_GRACE_SECONDS
+    schedule: str = ""
+    tz: str = "UTC"
+    methods: str = ""
+    manual_resume: bool = False
+    filter_body: bool = False
+    filter_default_fail: bool = False
+    success_kw: str = ""
+    failure_kw: str = ""
+    start_kw: str = ""
+    status: str = "new"
+    n_pings: int = 0
+    last_ping: datetime | None = None
+    last_start: datetime | None = None
+    last_start_rid: str | None = None
+    last_duration: float | None = None
+    alert_after: datetime | None = None
+
+    @property
+    def is_cron(self) -> bool:
+        return bool(self.schedule)
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    check_id: int
+    n: int
+    created: datetime
+    kind: str
+    exit_status: int | None
+    rid: str | None
+    scheme: str
+    method: str
+    remote_addr: str
+    ua: str
+    body: bytes
+    body_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    check_id: int
+    created: datetime
+    old_status: str
+    new_status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PingOutcome:
+    """What one ping does: the updated check, the stored ping and any flips."""
+
+    check: Check
+    ping: Ping
+    flips: tuple[Flip, ...]
+
+
+def slugify(name: str) -> str:
+    """Turn a check name into its slug, exactly as Django's slugify does."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text.lower())
+    return re.sub(r"[-\s]+", "-", text).strip("-_")
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> int:
+    """Parse ``90s``, ``15m``, ``2h``, ``1d``, ``1w`` or plain seconds into seconds."""
+    match = _DURATION_RE.match(text.lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 2h, 1d, 1w or seconds")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds compactly for people, e.g. ``1d``, ``90m``, ``2h 30m``."""
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts) or "0s"
+
+
+def validate_schedule(schedule: str, tz: str) -> dict[str, str]:
+    """Return per-field problems with a cron expression and time zone."""
+    problems: dict[str, str] = {}
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems["tz"] = f"{tz!r} is not a known IANA time zone"
+        zone = zoneinfo.ZoneInfo("UTC")
+    if len(schedule.split()) != 5:
+        problems["schedule"] = "must be a cron expression with 5 fields"
+        return problems
+    try:
+        next(CronSim(schedule, datetime(2000, 1, 1, tzinfo=zone)))
+    except (CronSimError, StopIteration, ValueError):
+        problems["schedule"] = f"{schedule!r} is not a valid cron expression"
+    return problems
+
+
+def validate_period(field: str, seconds: int) -> dict[str, str]:
+    """Return a problem if a timeout or grace lies outside 60 s … 365 days."""
+    if seconds < MIN_PERIOD_SECONDS:
+        return {field: f"{field} is too small (minimum {MIN_PERIOD_SECONDS} seconds)"}
+    if seconds > MAX_PERIOD_SECONDS:
+        return {field: f"{field} is too large (maximum {MAX_PERIOD_SECONDS} seconds)"}
+    return {}
+
+
+def validate_name(name: str) -> dict[str, str]:
+    """Return a problem if a check name is too long."""
+    if len(name) > MAX_NAME_LENGTH:
+        return {"name": f"name is too long (maximum {MAX_NAME_LENGTH} characters)"}
+    return {}
+
+
+def next_expected_ping(check: Check) -> datetime | None:
+    """Return when the next ping is due, or None if no ping is expected."""
+    if check.last_ping is None:
+        return None
+    if not check.is_cron:
+        return check.last_ping + timedelta(seconds=check.timeout)
+    zone = zoneinfo.ZoneInfo(check.tz)
+    # cronsim walks wall-clock time in the check's zone, so a 02:30 job is due
+    # at the right instant on both sides of a DST change.
+    local = check.last_ping.astimezone(zone)
+    try:
+        return next(CronSim(check.schedule, local)).astimezone(UTC)
+    except StopIteration:  # An expression that never fires again (e.g. 30 Feb).
+        return None
+
+
+def down_after(check: Check) -> datetime | None:
+    """Return the instant at which the check goes down unless it is pinged."""
+    if check.last_start is not None:
+        return check.last_start + timedelta(seconds=check.grace)
+    if check.status in ("new", "paused", "down"):
+        return None
+    expected = next_expected_ping(check)
+    return None if expected is None else expected + timedelta(seconds=check.grace)
+
+
+def status_at(check: Check, now: datetime) -> str:
+    """Compute the status a person sees at ``now``."""
+    if check.last_start is not None:
+        if now >= check.last_start + timedelta(seconds=check.grace):
+            return "down"
+        return "started"
+    if check.status in ("new", "paused", "down"):
+        return check.status
+    expected = next_expected_ping(check)
+    if expected is None:
+        return check.status
+    if now >= expected + timedelta(seconds=check.grace):
+        return "down"
+    if now >= expected:
+        return "grace"
+    return "up"
+
+
+def _keywords(text: str) -> list[str]:
+    return [word.strip() for word in text.split(",") if word.strip()]
+
+
+def _kind_from_body(check: Check, body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    for keywords, kind in (
+        (check.failure_kw, "fail"),
+        (check.success_kw, "success"),
+        (check.start_kw, "start"),
+    ):
+        if any(word in text for word in _keywords(keywords)):
+            return kind
+    return "fail" if check.filter_default_fail else "ign"
+
+
+def decide_kind(
+    check: Check, action: str, exit_status: int | None, method: str, body: bytes
+) -> str:
+    """Decide what kind of ping this request is, from the URL, method and body."""
+    if check.status == "paused" and check.manual_resume:
+        return "ign"
+    if check.methods == "POST" and method != "POST":
+        return "ign"
+    if check.filter_body:
+        return _kind_from_body(check, body)
+    if exit_status is not None and exit_status > 0:
+        return "fail"
+    return action
+
+
+def _flip(check: Check, new_status: str, when: datetime, reason: str) -> Flip:
+    return Flip(check.id, when, check.status, new_status, reason)
+
+
+def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
+    """Apply a ping of a decided kind to its check and return the outcome."""
+    flips: list[Flip] = []
+    changes: dict[str, Any] = {"n_pings": ping.n}
+    # A deadline that passed before this ping arrived is a real outage even if
+    # the alert loop has not run yet: record it, dated when it happened, so the
+    # down alert is never lost to a ping that wins the race.
+    missed = overdue_flip(check, now)
+    if missed is not None:
+        flips.append(missed)
+        check = dataclasses.replace(check, status="down")
+    if ping.kind == "start":
+        changes.update(last_start=now, last_start_rid=ping.rid)
+    elif ping.kind in ("success", "fail"):
+        changes["last_ping"] = now
+        if check.last_start is not None:
+            if check.last_start_rid == ping.rid:
+                changes["last_duration"] = (now - check.last_start).total_seconds()
+                changes.update(last_start=None, last_start_rid=None)
+            elif ping.kind == "fail" or ping.rid is None:
+                changes.update(last_start=None, last_start_rid=None)
+        new_status = "up" if ping.kind == "success" else "down"
+        if new_status != check.status:
+            flips.append(_flip(check, new_status, now, "fail" if ping.kind == "fail" else ""))
+        changes["status"] = new_status
+    updated = dataclasses.replace(check, **changes)
+    updated = dataclasses.replace(updated, alert_after=down_after(updated))
+    return PingOutcome(updated, ping, tuple(flips))
+
+
+def overdue_flip(check: Check, now: datetime) -> Flip | None:
+    """Return the timeout flip for a check whose deadline has passed, if any."""
+    if check.alert_after is None or now < check.alert_after or check.status == "down":
+        return None
+    if check.status == "paused" and check.last_start is None:
+        return None
+    return _flip(check, "down", check.alert_after, "timeout")

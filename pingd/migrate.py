@@ -1,0 +1,99 @@
+"""Create or upgrade a database to the schema this pingd knows, by ``PRAGMA user_version``.
+
+A new, empty database gets ``schema.sql`` in one transaction. A database at an
+older version gets each ``migrations/NNNN_*.sql`` step above its version, each
+in a transaction of its own. A database from a newer pingd is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(Exception):
+    """The database cannot be brought to this pingd's schema."""
+
+
+def _package_file(name: str) -> Traversable:
+    packaged = resources.files("pingd") / name
+    if packaged.is_file() or packaged.is_dir():
+        return packaged
+    # An editable install runs from the source tree, where schema.sql sits at
+    # the repository's top level (the wheel copies it into the package).
+    return Path(__file__).resolve().parent.parent / name
+
+
+def load_schema() -> str:
+    """Return the text of the full current schema."""
+    return _package_file("schema.sql").read_text(encoding="utf-8")
+
+
+def load_migrations() -> dict[int, str]:
+    """Return every migration step's SQL by the version it produces."""
+    folder = resources.files("pingd") / "migrations"
+    steps = {}
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            steps[int(match.group(1))] = entry.read_text(encoding="utf-8")
+    return steps
+
+
+def schema_version(sql: str) -> int:
+    """Return the user_version a schema script sets."""
+    versions = re.findall(r"PRAGMA\s+user_version\s*=\s*(\d+)", sql, flags=re.IGNORECASE)
+    if not versions:
+        raise MigrationError("schema script does not set PRAGMA user_version")
+    return int(versions[-1])
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """Return the database's user_version."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _run_script(conn: sqlite3.Connection, sql: str) -> None:
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
+    except sqlite3.Error:
+        # A failed executescript leaves its transaction open; undo all of it.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the current schema and return the version it had."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    schema = load_schema()
+    target = schema_version(schema)
+    start = current_version(conn)
+    if start > target:
+        raise MigrationError(
+            f"the database is at schema version {start}, but this pingd only knows "
+            f"versions up to {target}: upgrade pingd, or restore a backup"
+        )
+    if start == target:
+        return start
+    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone()
+    try:
+        if start == 0 and has_tables is None:
+            _run_script(conn, schema)
+        else:
+            steps = load_migrations()
+            for version in range(start + 1, target + 1):
+                if version not in steps:
+                    raise MigrationError(f"no migration step produces schema version {version}")
+                _run_script(conn, steps[version])
+    except sqlite3.Error as ex:
+        # Another process may have migrated the same file a moment earlier.
+        if current_version(conn) == target:
+            return start
+        raise MigrationError(f"migrating the database failed: {ex}") from ex
+    return start

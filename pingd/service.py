@@ -1,0 +1,365 @@
+"""Use cases: each loads state, asks the domain what to do, and writes the result.
+
+Every write goes through ``Store.write`` (one transaction in the single writer
+thread) and reads through ``Store.read``. The service takes the time once per
+use case from the injected clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import string
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pingd import domain
+from pingd import store
+from pingd.domain import Check
+from pingd.domain import Flip
+from pingd.domain import Ping
+from pingd.errors import AmbiguousSlug
+from pingd.errors import CheckNotFound
+from pingd.errors import CheckNotPaused
+from pingd.errors import InvalidInput
+from pingd.errors import NotFound
+from pingd.errors import PingdError
+from pingd.store import ApiKey
+from pingd.store import Project
+from pingd.store import Store
+
+Clock = Callable[[], datetime]
+
+PING_KEY_ALPHABET = string.ascii_lowercase + string.digits
+PING_KEY_LENGTH = 22
+API_KEY_PREFIX_LENGTH = 12
+CHECK_FIELDS = frozenset(
+    ("name", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods", "manual_resume",
+     "filter_body", "filter_default_fail", "success_kw", "failure_kw", "start_kw")
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PingRequest:
+    """One ping as the router parsed it: who it is for, what it says, and its metadata."""
+
+    action: str
+    method: str
+    scheme: str
+    remote_addr: str
+    ua: str
+    body: bytes
+    body_size: int
+    uuid: str | None = None
+    ping_key: str | None = None
+    slug: str | None = None
+    exit_status: int | None = None
+    rid: str | None = None
+    create: bool = False
+    # Errors found in the URL that must be reported only once the check is
+    # known (an unknown check is a 404 first, as in Healthchecks).
+    deferred_error: PingdError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PingResult:
+    created: bool
+    check: Check
+    ping: Ping
+    flips: tuple[Flip, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    project: Project
+    new_api_key: str | None
+
+
+def hash_api_key(key: str) -> str:
+    """Return the SHA-256 hex digest under which an API key is stored."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_ping_key() -> str:
+    """Generate a project ping key: 22 characters of [a-z0-9]."""
+    return "".join(secrets.choice(PING_KEY_ALPHABET) for _ in range(PING_KEY_LENGTH))
+
+
+def new_api_key() -> str:
+    """Generate an API key (about 190 bits of randomness)."""
+    return "pingd_" + secrets.token_urlsafe(24)
+
+
+class Service:
+    """pingd's use cases over one store, clock and set of limits."""
+
+    def __init__(
+        self, store: Store, clock: Clock, *, ping_log_limit: int = 100, max_checks: int = 10000
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ping_log_limit = ping_log_limit
+        self._max_checks = max_checks
+
+    def now(self) -> datetime:
+        """Return the service clock's current time."""
+        return self._clock()
+
+    # -- projects and keys ---------------------------------------------------
+
+    def bootstrap(self) -> Bootstrap:
+        """Make sure the project exists; on first run also create a read-write API key."""
+
+        def run(conn: sqlite3.Connection) -> Bootstrap:
+            project = store.get_default_project(conn)
+            if project is not None:
+                return Bootstrap(project, None)
+            now = self._clock()
+            project = store.insert_project(conn, "default", new_ping_key(), now)
+            key = self._insert_key(conn, project.id, "first key", False, now)
+            return Bootstrap(project, key)
+
+        return self._store.write(run)
+
+    def project(self) -> Project:
+        """Return the project of this install."""
+        project = self._store.read(store.get_default_project)
+        if project is None:
+            raise NotFound("no project: run `pingd serve` once to create the database")
+        return project
+
+    def _insert_key(
+        self, conn: sqlite3.Connection, project_id: int, name: str, read_only: bool, now: datetime
+    ) -> str:
+        key = new_api_key()
+        store.insert_api_key(
+            conn, project_id, name=name, prefix=key[:API_KEY_PREFIX_LENGTH],
+            key_hash=hash_api_key(key), read_only=read_only, now=now,
+        )  # fmt: skip
+        return key
+
+    def create_api_key(self, name: str, *, read_only: bool = False) -> str:
+        """Create an API key and return it; only its hash is kept."""
+        project = self.project()
+        return self._store.write(
+            lambda conn: self._insert_key(conn, project.id, name, read_only, self._clock())
+        )
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Return every API key (without the keys themselves)."""
+        return self._store.read(store.list_api_keys)
+
+    def revoke_api_key(self, prefix: str) -> ApiKey:
+        """Delete the one API key whose prefix starts with ``prefix`` (or the full key)."""
+
+        def run(conn: sqlite3.Connection) -> ApiKey:
+            keys = store.list_api_keys(conn)
+            digest = hash_api_key(prefix)
+            exact = store.get_api_key_by_hash(conn, digest)
+            matches = [exact] if exact else [k for k in keys if k.prefix.startswith(prefix)]
+            if not prefix or not matches:
+                raise NotFound(f"no API key starts with {prefix!r}")
+            if len(matches) > 1:
+                raise InvalidInput({"prefix": f"{len(matches)} keys start with {prefix!r}"})
+            store.delete_api_key(conn, matches[0].id)
+            return matches[0]
+
+        return self._store.write(run)
+
+    def authenticate(self, key: str) -> ApiKey | None:
+        """Return the API key record for a presented key, compared by hash."""
+        digest = hash_api_key(key)
+        found = self._store.read(lambda conn: store.get_api_key_by_hash(conn, digest))
+        # The lookup is by an index on the hash, so timing reveals nothing about
+        # the key; compare again in constant time to keep that true by design.
+        if found is None or not hmac.compare_digest(digest, hash_api_key(key)):
+            return None
+        return found
+
+    # -- checks --------------------------------------------------------------
+
+    def create_check(self, **fields: Any) -> Check:
+        """Create a check from validated fields and return it."""
+        unknown = set(fields) - CHECK_FIELDS
+        if unknown:
+            raise InvalidInput({name: "unknown field" for name in sorted(unknown)})
+        project = self.project()
+
+        def run(conn: sqlite3.Connection) -> Check:
+            if store.count_checks(conn, project.id) >= self._max_checks:
+                raise InvalidInput({"name": f"the project has {self._max_checks} checks already"})
+            check = self._new_check(project.id, fields.get("name", ""), self._clock())
+            return store.insert_check(conn, _apply_fields(check, fields))
+
+        return self._store.write(run)
+
+    def _new_check(self, project_id: int, name: str, now: datetime) -> Check:
+        return Check(
+            id=0, project_id=project_id, uuid=str(uuidlib.uuid4()), name=name,
+            slug=domain.slugify(name), created=now,
+        )  # fmt: skip
+
+    def list_checks(self) -> list[Check]:
+        """Return every check of the project."""
+        project = self.project()
+        return self._store.read(lambda conn: store.list_checks(conn, project.id))
+
+    def find_check(self, ident: str) -> Check:
+        """Return a check by UUID or by slug; raise if none or several match."""
+        project = self.project()
+
+        def run(conn: sqlite3.Connection) -> Check:
+            check = store.get_check_by_uuid(conn, ident.lower())
+            if check is not None:
+                return check
+            matches = store.get_checks_by_slug(conn, project.id, ident)
+            if len(matches) > 1:
+                raise AmbiguousSlug(f"more than one check has the slug {ident!r}; use its UUID")
+            if not matches:
+                raise CheckNotFound(f"no check has the UUID or slug {ident!r}")
+            return matches[0]
+
+        return self._store.read(run)
+
+    def _change_check(self, check_id: int, change: Callable[[Check, datetime], Check]) -> Check:
+        def run(conn: sqlite3.Connection) -> Check:
+            check = store.get_check_by_id(conn, check_id)
+            if check is None:
+                raise CheckNotFound()
+            now = self._clock()
+            updated = change(check, now)
+            if updated.status != check.status:
+                store.insert_flip(conn, Flip(check.id, now, check.status, updated.status, ""))
+            store.update_check(conn, updated)
+            return updated
+
+        return self._store.write(run)
+
+    def pause_check(self, check_id: int) -> Check:
+        """Pause a check (idempotent): no alerts until it is pinged or resumed."""
+        return self._change_check(
+            check_id,
+            lambda check, now: dataclasses.replace(
+                check, status="paused", last_start=None, last_start_rid=None, alert_after=None
+            ),
+        )
+
+    def resume_check(self, check_id: int) -> Check:
+        """Resume a paused check: it becomes new and waits for its next ping."""
+
+        def change(check: Check, now: datetime) -> Check:
+            if check.status != "paused":
+                raise CheckNotPaused()
+            return dataclasses.replace(
+                check, status="new", last_ping=None, last_start=None, last_start_rid=None,
+                alert_after=None,
+            )  # fmt: skip
+
+        return self._change_check(check_id, change)
+
+    def delete_check(self, check_id: int) -> Check:
+        """Delete a check with its history and return what it was."""
+
+        def run(conn: sqlite3.Connection) -> Check:
+            check = store.get_check_by_id(conn, check_id)
+            if check is None:
+                raise CheckNotFound()
+            store.delete_check(conn, check_id)
+            return check
+
+        return self._store.write(run)
+
+    def list_pings(self, check_id: int) -> list[Ping]:
+        """Return a check's kept pings, newest first."""
+        return self._store.read(lambda conn: store.list_pings(conn, check_id, self._ping_log_limit))
+
+    def list_flips(self, check_id: int) -> list[Flip]:
+        """Return a check's status changes, newest first."""
+        return self._store.read(lambda conn: store.list_flips(conn, check_id))
+
+    # -- pings ---------------------------------------------------------------
+
+    def record_ping(self, request: PingRequest) -> PingResult:
+        """Record a ping durably and apply it to its check; raise if it has no check."""
+        result = self._store.write(lambda conn: self._record_ping(conn, request))
+        if result.check.n_pings > self._ping_log_limit:
+            self._store.request_prune(result.check.id)
+        return result
+
+    def _find_ping_target(
+        self, conn: sqlite3.Connection, request: PingRequest
+    ) -> tuple[Check | None, bool]:
+        """Return the check a ping is for (creating it for create=1) and whether it is new."""
+        if request.uuid is not None:
+            return store.get_check_by_uuid(conn, request.uuid), False
+        assert request.ping_key is not None and request.slug is not None
+        project = store.get_project_by_ping_key(conn, request.ping_key)
+        if project is None:
+            raise NotFound()
+        matches = store.get_checks_by_slug(conn, project.id, request.slug)
+        if len(matches) > 1:
+            raise AmbiguousSlug()
+        if matches:
+            return matches[0], False
+        if not request.create:
+            return None, False
+        # Validate the whole request before creating anything, so that a bad
+        # URL never leaves an empty check behind.
+        if request.deferred_error is not None:
+            raise request.deferred_error
+        if store.count_checks(conn, project.id) >= self._max_checks:
+            return None, False
+        new = self._new_check(project.id, request.slug, self._clock())
+        return store.insert_check(conn, dataclasses.replace(new, slug=request.slug)), True
+
+    def _record_ping(self, conn: sqlite3.Connection, request: PingRequest) -> PingResult:
+        check, created = self._find_ping_target(conn, request)
+        if check is None:
+            raise NotFound()
+        if request.deferred_error is not None:
+            raise request.deferred_error
+        now = self._clock()
+        kind = domain.decide_kind(
+            check, request.action, request.exit_status, request.method, request.body
+        )
+        ping = Ping(
+            check_id=check.id, n=check.n_pings + 1, created=now, kind=kind,
+            exit_status=request.exit_status, rid=request.rid, scheme=request.scheme,
+            method=request.method, remote_addr=request.remote_addr,
+            ua=request.ua[: domain.MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
+        )  # fmt: skip
+        outcome = domain.apply_ping(check, ping, now)
+        store.update_check(conn, outcome.check)
+        store.insert_ping(conn, ping)
+        for flip in outcome.flips:
+            store.insert_flip(conn, flip)
+        return PingResult(created, outcome.check, ping, outcome.flips)
+
+
+def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
+    """Validate fields for a check and return the check with them applied."""
+    problems: dict[str, str] = {}
+    if "name" in fields:
+        problems |= domain.validate_name(fields["name"])
+    for period in ("timeout", "grace"):
+        if period in fields:
+            problems |= domain.validate_period(period, fields[period])
+    if fields.get("schedule") or "tz" in fields:
+        schedule = fields.get("schedule", check.schedule) or "* * * * *"
+        problems |= domain.validate_schedule(schedule, fields.get("tz", check.tz))
+    if fields.get("methods", "") not in ("", "POST"):
+        problems["methods"] = 'must be "" or "POST"'
+    if problems:
+        raise InvalidInput(problems)
+    updated = dataclasses.replace(check, **fields)
+    if "name" in fields:
+        updated = dataclasses.replace(updated, slug=domain.slugify(fields["name"]))
+    if "timeout" in fields and "schedule" not in fields:
+        updated = dataclasses.replace(updated, schedule="")
+    return dataclasses.replace(updated, alert_after=domain.down_after(updated))

@@ -1,0 +1,495 @@
+"""SQLite storage: connections, the single writer thread, and one function per query.
+
+Every write in the process goes through ``Store.write``, which hands a function
+to one writer thread. The writer runs the functions it has queued inside one
+``BEGIN IMMEDIATE … COMMIT`` (each in its own savepoint, so one failing request
+does not undo its neighbours) and only then wakes their callers. Requests
+therefore never queue on SQLite's write lock, a burst of pings costs one fsync
+instead of one each, and no caller hears "OK" before its row is durable.
+
+Reads use one connection per thread; WAL lets them run beside the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import TypeVar
+
+from pingd.domain import Check
+from pingd.domain import Flip
+from pingd.domain import Ping
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 10000
+MAX_BATCH_JOBS = 512
+PRUNE_INTERVAL_SECONDS = 1.0
+
+
+def to_db_time(value: datetime | None) -> str | None:
+    """Format an aware datetime as fixed-width UTC text that sorts correctly."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    """Parse a timestamp written by ``to_db_time``."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open a connection with pingd's pragmas; transactions are explicit."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # FULL makes every acknowledged write survive power loss, not just a
+    # process crash; group commit keeps that affordable.
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block inside BEGIN IMMEDIATE … COMMIT, rolling back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class _Job:
+    __slots__ = ("fn", "done", "result", "error")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+_STOP = _Job(lambda conn: None)
+
+
+class Store:
+    """The database of one pingd process: a writer thread and per-thread readers."""
+
+    def __init__(self, path: str, *, ping_log_limit: int = 100) -> None:
+        self.path = path
+        self.ping_log_limit = ping_log_limit
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._prune_lock = threading.Lock()
+        self._prune_pending: set[int] = set()
+        self._writer_conn = connect(path)
+        self._thread = threading.Thread(target=self._run, name="pingd-writer", daemon=True)
+        self._thread.start()
+
+    # -- writing ---------------------------------------------------------
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the writer's transaction and return once it is committed."""
+        job = _Job(fn)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def request_prune(self, check_id: int) -> None:
+        """Ask the writer to trim a check's pings to the log limit, off the hot path."""
+        with self._prune_lock:
+            self._prune_pending.add(check_id)
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer and close every connection."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._writer_conn.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def _run(self) -> None:
+        conn = self._writer_conn
+        last_prune = time.monotonic()
+        while True:
+            try:
+                job = self._queue.get(timeout=PRUNE_INTERVAL_SECONDS)
+            except queue.Empty:
+                job = None
+            batch: list[_Job] = []
+            stopping = job is _STOP
+            if job is not None and not stopping:
+                batch.append(job)
+                while len(batch) < MAX_BATCH_JOBS:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is _STOP:
+                        stopping = True
+                        break
+                    batch.append(more)
+            if batch:
+                self._commit_batch(conn, batch)
+            if stopping or time.monotonic() - last_prune >= PRUNE_INTERVAL_SECONDS:
+                self._prune(conn)
+                last_prune = time.monotonic()
+            if stopping:
+                return
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.fn(conn)
+                except Exception as ex:
+                    job.error = ex
+                    conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except Exception as ex:
+            # Nothing of this batch reached the disk: every caller must hear so.
+            logger.exception("write batch of %d failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                job.result, job.error = None, ex
+        for job in batch:
+            job.done.set()
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        with self._prune_lock:
+            pending, self._prune_pending = self._prune_pending, set()
+        if not pending:
+            return
+        try:
+            with transaction(conn):
+                for check_id in pending:
+                    prune_pings(conn, check_id, self.ping_log_limit)
+        except Exception:
+            logger.exception("pruning pings failed; will retry")
+            with self._prune_lock:
+                self._prune_pending |= pending
+
+    # -- reading ---------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        """Return this thread's read connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on this thread's reader inside one consistent snapshot."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+
+# -- projects and keys -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    name: str
+    ping_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    project_id: int
+    name: str
+    prefix: str
+    read_only: bool
+    created: datetime
+    last_used: datetime | None
+
+
+def get_default_project(conn: sqlite3.Connection) -> Project | None:
+    """Return the first project, the one a single-user install has."""
+    row = conn.execute("SELECT id, name, ping_key FROM projects ORDER BY id LIMIT 1").fetchone()
+    return None if row is None else Project(row["id"], row["name"], row["ping_key"])
+
+
+def get_project_by_ping_key(conn: sqlite3.Connection, ping_key: str) -> Project | None:
+    """Return the project with this ping key."""
+    row = conn.execute(
+        "SELECT id, name, ping_key FROM projects WHERE ping_key = ?", (ping_key,)
+    ).fetchone()
+    return None if row is None else Project(row["id"], row["name"], row["ping_key"])
+
+
+def insert_project(conn: sqlite3.Connection, name: str, ping_key: str, now: datetime) -> Project:
+    """Create a project and return it."""
+    cursor = conn.execute(
+        "INSERT INTO projects (name, ping_key, created) VALUES (?, ?, ?)",
+        (name, ping_key, to_db_time(now)),
+    )
+    assert cursor.lastrowid is not None
+    return Project(cursor.lastrowid, name, ping_key)
+
+
+def _api_key_from_row(row: sqlite3.Row) -> ApiKey:
+    created = from_db_time(row["created"])
+    assert created is not None
+    return ApiKey(
+        row["id"], row["project_id"], row["name"], row["prefix"], bool(row["read_only"]),
+        created, from_db_time(row["last_used"]),
+    )  # fmt: skip
+
+
+def insert_api_key(
+    conn: sqlite3.Connection,
+    project_id: int,
+    *,
+    name: str,
+    prefix: str,
+    key_hash: str,
+    read_only: bool,
+    now: datetime,
+) -> None:
+    """Store a new API key by its hash."""
+    conn.execute(
+        "INSERT INTO api_keys (project_id, name, prefix, key_hash, read_only, created)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (project_id, name, prefix, key_hash, int(read_only), to_db_time(now)),
+    )
+
+
+def list_api_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+    """Return every API key, oldest first."""
+    rows = conn.execute("SELECT * FROM api_keys ORDER BY id").fetchall()
+    return [_api_key_from_row(row) for row in rows]
+
+
+def get_api_key_by_hash(conn: sqlite3.Connection, key_hash: str) -> ApiKey | None:
+    """Return the API key with this SHA-256 hash."""
+    row = conn.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+    return None if row is None else _api_key_from_row(row)
+
+
+def delete_api_key(conn: sqlite3.Connection, key_id: int) -> None:
+    """Delete one API key."""
+    conn.execute("DELETE FROM api_keys WHERE id = ?", (key_id,))
+
+
+# -- checks ------------------------------------------------------------------
+
+_CHECK_COLUMNS = (
+    "project_id", "uuid", "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz",
+    "methods", "manual_resume", "filter_body", "filter_default_fail", "success_kw", "failure_kw",
+    "start_kw", "status", "n_pings", "last_ping", "last_start", "last_start_rid",
+    "last_duration", "alert_after", "created",
+)  # fmt: skip
+_TIME_COLUMNS = {"last_ping", "last_start", "alert_after", "created"}
+_BOOL_COLUMNS = {"manual_resume", "filter_body", "filter_default_fail"}
+
+
+def _check_from_row(row: sqlite3.Row) -> Check:
+    values: dict[str, Any] = {"id": row["id"]}
+    for column in _CHECK_COLUMNS:
+        value = row[column]
+        if column in _TIME_COLUMNS:
+            value = from_db_time(value)
+        elif column in _BOOL_COLUMNS:
+            value = bool(value)
+        values[column] = value
+    return Check(**values)
+
+
+def _check_params(check: Check) -> dict[str, Any]:
+    params: dict[str, Any] = {"id": check.id}
+    for column in _CHECK_COLUMNS:
+        value = getattr(check, column)
+        if column in _TIME_COLUMNS:
+            value = to_db_time(value)
+        elif column in _BOOL_COLUMNS:
+            value = int(value)
+        params[column] = value
+    return params
+
+
+def insert_check(conn: sqlite3.Connection, check: Check) -> Check:
+    """Insert a new check (its id is ignored) and return it with its id."""
+    columns = ", ".join(f'"{c}"' for c in _CHECK_COLUMNS)
+    names = ", ".join(f":{c}" for c in _CHECK_COLUMNS)
+    cursor = conn.execute(f"INSERT INTO checks ({columns}) VALUES ({names})", _check_params(check))
+    assert cursor.lastrowid is not None
+    return get_check_by_id(conn, cursor.lastrowid)  # type: ignore[return-value]
+
+
+def update_check(conn: sqlite3.Connection, check: Check) -> None:
+    """Write every field of a check back."""
+    assignments = ", ".join(f'"{c}" = :{c}' for c in _CHECK_COLUMNS)
+    conn.execute(f"UPDATE checks SET {assignments} WHERE id = :id", _check_params(check))
+
+
+def delete_check(conn: sqlite3.Connection, check_id: int) -> None:
+    """Delete a check with its pings and flips."""
+    conn.execute("DELETE FROM checks WHERE id = ?", (check_id,))
+
+
+def get_check_by_id(conn: sqlite3.Connection, check_id: int) -> Check | None:
+    """Return the check with this row id."""
+    row = conn.execute("SELECT * FROM checks WHERE id = ?", (check_id,)).fetchone()
+    return None if row is None else _check_from_row(row)
+
+
+def get_check_by_uuid(conn: sqlite3.Connection, uuid: str) -> Check | None:
+    """Return the check with this UUID (lowercase, dashed)."""
+    row = conn.execute("SELECT * FROM checks WHERE uuid = ?", (uuid,)).fetchone()
+    return None if row is None else _check_from_row(row)
+
+
+def get_checks_by_slug(
+    conn: sqlite3.Connection, project_id: int, slug: str, limit: int = 2
+) -> list[Check]:
+    """Return up to ``limit`` checks of a project that have this slug."""
+    rows = conn.execute(
+        "SELECT * FROM checks WHERE project_id = ? AND slug = ? ORDER BY id LIMIT ?",
+        (project_id, slug, limit),
+    ).fetchall()
+    return [_check_from_row(row) for row in rows]
+
+
+def list_checks(conn: sqlite3.Connection, project_id: int) -> list[Check]:
+    """Return every check of a project, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM checks WHERE project_id = ? ORDER BY id", (project_id,)
+    ).fetchall()
+    return [_check_from_row(row) for row in rows]
+
+
+def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
+    """Return how many checks a project has."""
+    row = conn.execute("SELECT COUNT(*) FROM checks WHERE project_id = ?", (project_id,)).fetchone()
+    return int(row[0])
+
+
+# -- pings and flips ---------------------------------------------------------
+
+
+def insert_ping(conn: sqlite3.Connection, ping: Ping) -> None:
+    """Store one ping."""
+    conn.execute(
+        "INSERT INTO pings (check_id, n, created, kind, exit_status, rid, scheme, method,"
+        " remote_addr, ua, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            ping.check_id, ping.n, to_db_time(ping.created), ping.kind, ping.exit_status,
+            ping.rid, ping.scheme, ping.method, ping.remote_addr, ping.ua, ping.body,
+            ping.body_size,
+        ),
+    )  # fmt: skip
+
+
+def _ping_from_row(row: sqlite3.Row) -> Ping:
+    created = from_db_time(row["created"])
+    assert created is not None
+    return Ping(
+        row["check_id"], row["n"], created, row["kind"], row["exit_status"], row["rid"],
+        row["scheme"], row["method"], row["remote_addr"], row["ua"], bytes(row["body"]),
+        row["body_size"],
+    )  # fmt: skip
+
+
+def list_pings(conn: sqlite3.Connection, check_id: int, limit: int) -> list[Ping]:
+    """Return a check's newest pings, newest first."""
+    rows = conn.execute(
+        "SELECT * FROM pings WHERE check_id = ? ORDER BY n DESC LIMIT ?", (check_id, limit)
+    ).fetchall()
+    return [_ping_from_row(row) for row in rows]
+
+
+def get_ping(conn: sqlite3.Connection, check_id: int, n: int) -> Ping | None:
+    """Return one ping of a check by its sequence number."""
+    row = conn.execute("SELECT * FROM pings WHERE check_id = ? AND n = ?", (check_id, n)).fetchone()
+    return None if row is None else _ping_from_row(row)
+
+
+def prune_pings(conn: sqlite3.Connection, check_id: int, keep: int) -> None:
+    """Delete all but a check's newest ``keep`` pings."""
+    conn.execute(
+        "DELETE FROM pings WHERE check_id = ?"
+        " AND n <= (SELECT n_pings FROM checks WHERE id = ?) - ?",
+        (check_id, check_id, keep),
+    )
+
+
+def insert_flip(conn: sqlite3.Connection, flip: Flip) -> None:
+    """Store one status change."""
+    conn.execute(
+        "INSERT INTO flips (check_id, created, old_status, new_status, reason)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (flip.check_id, to_db_time(flip.created), flip.old_status, flip.new_status, flip.reason),
+    )
+
+
+def list_flips(conn: sqlite3.Connection, check_id: int, limit: int = 100) -> list[Flip]:
+    """Return a check's newest status changes, newest first."""
+    rows = conn.execute(
+        "SELECT * FROM flips WHERE check_id = ? ORDER BY created DESC, id DESC LIMIT ?",
+        (check_id, limit),
+    ).fetchall()
+    flips = []
+    for row in rows:
+        created = from_db_time(row["created"])
+        assert created is not None
+        flips.append(
+            Flip(row["check_id"], created, row["old_status"], row["new_status"], row["reason"])
+        )
+    return flips
+
+
+def backup_database(source: Store, destination: str) -> None:
+    """Write a consistent copy of the live database to ``destination``, atomically."""
+    temporary = destination + ".tmp"
+    target = sqlite3.connect(temporary)
+    try:
+        # The online backup API copies a consistent snapshot while the writer
+        # keeps committing; readers and the writer are never blocked for long.
+        source.reader().backup(target)
+    finally:
+        target.close()
+    os.replace(temporary, destination)

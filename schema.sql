@@ -1,0 +1,85 @@
+-- pingd's complete current schema. A new database is created from this file;
+-- an older one is brought here by pingd/migrations/NNNN_*.sql, one step per
+-- user_version. tests/test_migrate.py proves both roads end at the same place.
+-- Timestamps are UTC ISO-8601 text written by Python (never CURRENT_TIMESTAMP),
+-- in a fixed width so that they sort as text.
+
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    ping_key TEXT NOT NULL UNIQUE CHECK (length(ping_key) = 22),
+    created TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,      -- SHA-256 of the key, hex; the key itself is never stored
+    read_only INTEGER NOT NULL CHECK (read_only IN (0, 1)),
+    created TEXT NOT NULL,
+    last_used TEXT
+) STRICT;
+
+CREATE TABLE checks (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL CHECK (length(name) <= 100),
+    slug TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',
+    "desc" TEXT NOT NULL DEFAULT '',
+    timeout INTEGER NOT NULL CHECK (timeout BETWEEN 60 AND 31536000),
+    grace INTEGER NOT NULL CHECK (grace BETWEEN 60 AND 31536000),
+    schedule TEXT NOT NULL DEFAULT '',
+    tz TEXT NOT NULL DEFAULT 'UTC',
+    methods TEXT NOT NULL DEFAULT '' CHECK (methods IN ('', 'POST')),
+    manual_resume INTEGER NOT NULL DEFAULT 0 CHECK (manual_resume IN (0, 1)),
+    filter_body INTEGER NOT NULL DEFAULT 0 CHECK (filter_body IN (0, 1)),
+    filter_default_fail INTEGER NOT NULL DEFAULT 0 CHECK (filter_default_fail IN (0, 1)),
+    success_kw TEXT NOT NULL DEFAULT '',
+    failure_kw TEXT NOT NULL DEFAULT '',
+    start_kw TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'up', 'down', 'paused')),
+    n_pings INTEGER NOT NULL DEFAULT 0,
+    last_ping TEXT,
+    last_start TEXT,
+    last_start_rid TEXT,
+    last_duration REAL,
+    alert_after TEXT,                   -- when the check goes down unless pinged; NULL = never
+    created TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX checks_project_slug ON checks (project_id, slug);
+CREATE INDEX checks_alert_after ON checks (alert_after) WHERE alert_after IS NOT NULL;
+
+CREATE TABLE pings (
+    id INTEGER PRIMARY KEY,
+    check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('success', 'start', 'fail', 'log', 'ign')),
+    exit_status INTEGER,
+    rid TEXT,
+    scheme TEXT NOT NULL,
+    method TEXT NOT NULL,
+    remote_addr TEXT NOT NULL,
+    ua TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_size INTEGER NOT NULL,
+    UNIQUE (check_id, n)
+) STRICT;
+
+CREATE TABLE flips (
+    id INTEGER PRIMARY KEY,
+    check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    old_status TEXT NOT NULL,
+    new_status TEXT NOT NULL,
+    reason TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX flips_check_created ON flips (check_id, created);
+
+PRAGMA user_version = 1;
