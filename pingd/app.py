@@ -8,6 +8,7 @@ API), the JSON envelope under ``/v1/``.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC
@@ -17,7 +18,11 @@ from typing import Any
 import falcon
 
 from pingd import migrate
+from pingd import openapi
 from pingd import store as store_module
+from pingd.api import ApiMiddleware
+from pingd.api import add_api_routes
+from pingd.api import is_api_path
 from pingd.config import Config
 from pingd.errors import BadRequest
 from pingd.errors import MethodNotAllowed
@@ -27,13 +32,14 @@ from pingd.errors import PingdError
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import PingRouter
 from pingd.ping_routes import render_ping_error
+from pingd.ratelimit import RateLimiter
+from pingd.sandbox import Sandboxes
 from pingd.service import Service
 from pingd.store import Store
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-API_PREFIX = "/v1"
 
 
 def utc_now() -> datetime:
@@ -61,10 +67,6 @@ def make_service(config: Config, store: Store, clock: Clock = utc_now) -> Servic
     )
 
 
-def _is_api(req: falcon.Request) -> bool:
-    return req.path == API_PREFIX or req.path.startswith(API_PREFIX + "/")
-
-
 def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
     request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
     body: dict[str, Any] = {"error": ex.message, "errorCode": ex.code, "requestId": request_id}
@@ -81,7 +83,7 @@ def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError
 
 
 def _render(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
-    if _is_api(req):
+    if is_api_path(req.path):
         _render_api_error(req, resp, ex)
     else:
         render_ping_error(resp, ex)
@@ -128,11 +130,19 @@ def _handle_unexpected(
 
 
 def create_app(
-    config: Config, *, store: Store, clock: Clock = utc_now
+    config: Config,
+    *,
+    store: Store,
+    clock: Clock = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """Build pingd's WSGI app around an open store and a clock."""
+    """Build pingd's WSGI app around an open store, a clock and a monotonic timer."""
     service = make_service(config, store, clock)
-    app = falcon.App(media_type=falcon.MEDIA_JSON)
+    sandboxes = Sandboxes(lambda sandbox: make_service(config, sandbox, clock), clock)
+    limiter = RateLimiter(config.api.rate_per_second, config.api.burst, clock=monotonic)
+    app = falcon.App(
+        media_type=falcon.MEDIA_JSON, middleware=[ApiMiddleware(service, sandboxes, limiter)]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = False
     app.add_sink(
@@ -143,6 +153,7 @@ def create_app(
         ),
         PING_PREFIX,
     )
+    add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(PingdError, _handle_pingd_error)

@@ -15,6 +15,7 @@ import sqlite3
 import string
 import uuid as uuidlib
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from pingd.domain import Ping
 from pingd.errors import AmbiguousSlug
 from pingd.errors import CheckNotFound
 from pingd.errors import CheckNotPaused
+from pingd.errors import Duplicate
+from pingd.errors import Forbidden
 from pingd.errors import InvalidInput
 from pingd.errors import NotFound
 from pingd.errors import PingdError
@@ -39,10 +42,6 @@ Clock = Callable[[], datetime]
 PING_KEY_ALPHABET = string.ascii_lowercase + string.digits
 PING_KEY_LENGTH = 22
 API_KEY_PREFIX_LENGTH = 12
-CHECK_FIELDS = frozenset(
-    ("name", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods", "manual_resume",
-     "filter_body", "filter_default_fail", "success_kw", "failure_kw", "start_kw")
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,19 +184,43 @@ class Service:
     # -- checks --------------------------------------------------------------
 
     def create_check(self, **fields: Any) -> Check:
-        """Create a check from validated fields and return it."""
-        unknown = set(fields) - CHECK_FIELDS
-        if unknown:
-            raise InvalidInput({name: "unknown field" for name in sorted(unknown)})
+        """Create a check from fields (validated here) and return it."""
+        check, _ = self.upsert_check(fields, unique=())
+        return check
+
+    def upsert_check(self, fields: dict[str, Any], unique: Sequence[str]) -> tuple[Check, bool]:
+        """Update the one check that matches ``fields`` on ``unique``, or create one.
+
+        Return the check and whether it was created.
+        """
+        _validate(fields)
         project = self.project()
 
-        def run(conn: sqlite3.Connection) -> Check:
+        def run(conn: sqlite3.Connection) -> tuple[Check, bool]:
+            now = self._clock()
+            template = _apply_fields(self._new_check(project.id, "", now), fields)
+            if unique:
+                matches = [
+                    check
+                    for check in store.list_checks(conn, project.id)
+                    if all(getattr(check, name) == getattr(template, name) for name in unique)
+                ]
+                if len(matches) > 1:
+                    raise Duplicate(f"{len(matches)} checks match on {', '.join(unique)}")
+                if matches:
+                    updated = _apply_fields(matches[0], fields)
+                    store.update_check(conn, updated)
+                    return updated, False
             if store.count_checks(conn, project.id) >= self._max_checks:
-                raise InvalidInput({"name": f"the project has {self._max_checks} checks already"})
-            check = self._new_check(project.id, fields.get("name", ""), self._clock())
-            return store.insert_check(conn, _apply_fields(check, fields))
+                raise Forbidden(f"the project has reached its limit of {self._max_checks} checks")
+            return store.insert_check(conn, template), True
 
         return self._store.write(run)
+
+    def update_check(self, check_id: int, fields: dict[str, Any]) -> Check:
+        """Change the given fields of a check and return it."""
+        _validate(fields)
+        return self._change_check(check_id, lambda check, now: _apply_fields(check, fields))
 
     def _new_check(self, project_id: int, name: str, now: datetime) -> Check:
         return Check(
@@ -205,10 +228,43 @@ class Service:
             slug=domain.slugify(name), created=now,
         )  # fmt: skip
 
-    def list_checks(self) -> list[Check]:
-        """Return every check of the project."""
+    def list_checks(
+        self, *, tags: Sequence[str] = (), slug: str | None = None, status: str | None = None
+    ) -> list[Check]:
+        """Return the project's checks that have all ``tags``, the slug and the status."""
         project = self.project()
-        return self._store.read(lambda conn: store.list_checks(conn, project.id))
+        checks = self._store.read(lambda conn: store.list_checks(conn, project.id))
+        now = self._clock()
+        return [
+            check
+            for check in checks
+            if set(tags) <= set(check.tags.split())
+            and (slug is None or check.slug == slug)
+            and (status is None or domain.status_at(check, now) == status)
+        ]
+
+    def get_check(self, uuid: str) -> Check:
+        """Return a check by its UUID, or raise CheckNotFound."""
+        check = self._store.read(lambda conn: store.get_check_by_uuid(conn, uuid.lower()))
+        if check is None:
+            raise CheckNotFound()
+        return check
+
+    def get_ping_body(self, check_id: int, n: int) -> bytes:
+        """Return a kept ping's stored body, or raise NotFound if pruned or empty."""
+        ping = self._store.read(lambda conn: store.get_ping(conn, check_id, n))
+        if ping is None or not ping.body:
+            raise NotFound("no stored body for this ping")
+        return ping.body
+
+    def record_key_use(self, key_id: int) -> None:
+        """Note that a key was used now; written in the background, never waited for."""
+        now = self._clock()
+        self._store.defer(("key_used", key_id), lambda conn: store.touch_api_key(conn, key_id, now))
+
+    def check_database(self) -> None:
+        """Make one round trip to the database; raise if it does not answer."""
+        self._store.read(store.ping_database)
 
     def find_check(self, ident: str) -> Check:
         """Return a check by UUID or by slug; raise if none or several match."""
@@ -342,24 +398,18 @@ class Service:
         return PingResult(created, outcome.check, ping, outcome.flips)
 
 
-def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
-    """Validate fields for a check and return the check with them applied."""
-    problems: dict[str, str] = {}
-    if "name" in fields:
-        problems |= domain.validate_name(fields["name"])
-    for period in ("timeout", "grace"):
-        if period in fields:
-            problems |= domain.validate_period(period, fields[period])
-    if fields.get("schedule") or "tz" in fields:
-        schedule = fields.get("schedule", check.schedule) or "* * * * *"
-        problems |= domain.validate_schedule(schedule, fields.get("tz", check.tz))
-    if fields.get("methods", "") not in ("", "POST"):
-        problems["methods"] = 'must be "" or "POST"'
+def _validate(fields: dict[str, Any]) -> None:
+    problems = domain.validate_check_input(fields)
     if problems:
         raise InvalidInput(problems)
+
+
+def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
+    """Return the check with validated fields applied and derived fields recomputed."""
     updated = dataclasses.replace(check, **fields)
     if "name" in fields:
         updated = dataclasses.replace(updated, slug=domain.slugify(fields["name"]))
-    if "timeout" in fields and "schedule" not in fields:
+    if "timeout" in fields:
+        # Setting a period makes the check a simple one again.
         updated = dataclasses.replace(updated, schedule="")
     return dataclasses.replace(updated, alert_after=domain.down_after(updated))

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Hashable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,16 +98,28 @@ _STOP = _Job(lambda conn: None)
 class Store:
     """The database of one pingd process: a writer thread and per-thread readers."""
 
-    def __init__(self, path: str, *, ping_log_limit: int = 100) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        ping_log_limit: int = 100,
+        in_memory: bool = False,
+        init: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> None:
         self.path = path
         self.ping_log_limit = ping_log_limit
+        # An in-memory database lives inside one connection, so the writer's
+        # connection serves reads too (through the same queue).
+        self.in_memory = in_memory
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._prune_lock = threading.Lock()
-        self._prune_pending: set[int] = set()
-        self._writer_conn = connect(path)
+        self._deferred_lock = threading.Lock()
+        self._deferred: dict[Hashable, Callable[[sqlite3.Connection], object]] = {}
+        self._writer_conn = connect(":memory:" if in_memory else path)
+        if init is not None:
+            init(self._writer_conn)
         self._thread = threading.Thread(target=self._run, name="pingd-writer", daemon=True)
         self._thread.start()
 
@@ -122,10 +135,19 @@ class Store:
         result: T = job.result
         return result
 
+    def defer(self, key: Hashable, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Queue housekeeping for the writer's next quiet moment (within about a second).
+
+        Work deferred under the same key runs once, with the latest ``fn``.
+        Nobody waits for it, so it never adds to a request's latency.
+        """
+        with self._deferred_lock:
+            self._deferred[key] = fn
+
     def request_prune(self, check_id: int) -> None:
         """Ask the writer to trim a check's pings to the log limit, off the hot path."""
-        with self._prune_lock:
-            self._prune_pending.add(check_id)
+        keep = self.ping_log_limit
+        self.defer(("prune", check_id), lambda conn: prune_pings(conn, check_id, keep))
 
     def close(self) -> None:
         """Finish queued writes, stop the writer and close every connection."""
@@ -162,7 +184,7 @@ class Store:
             if batch:
                 self._commit_batch(conn, batch)
             if stopping or time.monotonic() - last_prune >= PRUNE_INTERVAL_SECONDS:
-                self._prune(conn)
+                self._run_deferred(conn)
                 last_prune = time.monotonic()
             if stopping:
                 return
@@ -189,19 +211,19 @@ class Store:
         for job in batch:
             job.done.set()
 
-    def _prune(self, conn: sqlite3.Connection) -> None:
-        with self._prune_lock:
-            pending, self._prune_pending = self._prune_pending, set()
+    def _run_deferred(self, conn: sqlite3.Connection) -> None:
+        with self._deferred_lock:
+            pending, self._deferred = self._deferred, {}
         if not pending:
             return
         try:
             with transaction(conn):
-                for check_id in pending:
-                    prune_pings(conn, check_id, self.ping_log_limit)
+                for fn in pending.values():
+                    fn(conn)
         except Exception:
-            logger.exception("pruning pings failed; will retry")
-            with self._prune_lock:
-                self._prune_pending |= pending
+            logger.exception("deferred housekeeping failed; will retry")
+            with self._deferred_lock:
+                self._deferred = pending | self._deferred
 
     # -- reading ---------------------------------------------------------
 
@@ -218,12 +240,19 @@ class Store:
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on this thread's reader inside one consistent snapshot."""
+        if self.in_memory:
+            return self.write(fn)
         conn = self.reader()
         conn.execute("BEGIN")
         try:
             return fn(conn)
         finally:
             conn.execute("COMMIT")
+
+
+def ping_database(conn: sqlite3.Connection) -> None:
+    """Make one trivial query, to prove the database answers."""
+    conn.execute("SELECT 1 FROM projects LIMIT 1").fetchall()
 
 
 # -- projects and keys -------------------------------------------------------
@@ -308,6 +337,11 @@ def get_api_key_by_hash(conn: sqlite3.Connection, key_hash: str) -> ApiKey | Non
     """Return the API key with this SHA-256 hash."""
     row = conn.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
     return None if row is None else _api_key_from_row(row)
+
+
+def touch_api_key(conn: sqlite3.Connection, key_id: int, when: datetime) -> None:
+    """Record when an API key was last used."""
+    conn.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (to_db_time(when), key_id))
 
 
 def delete_api_key(conn: sqlite3.Connection, key_id: int) -> None:
