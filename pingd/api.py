@@ -21,10 +21,12 @@ import falcon
 
 from pingd import __version__
 from pingd import domain
+from pingd.domain import Channel
 from pingd.domain import Check
 from pingd.domain import Flip
 from pingd.domain import Ping
 from pingd.errors import BadRequest
+from pingd.errors import ChannelNotFound
 from pingd.errors import CheckNotFound
 from pingd.errors import Forbidden
 from pingd.errors import InvalidInput
@@ -166,7 +168,9 @@ class _Serializer:
     def __init__(self, base_url: str) -> None:
         self._base_url = base_url
 
-    def check(self, check: Check, now: datetime, ping_key: str) -> dict[str, Any]:
+    def check(
+        self, check: Check, now: datetime, ping_key: str, channel_ids: list[int]
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "uuid": check.uuid,
             "name": check.name,
@@ -194,7 +198,7 @@ class _Serializer:
             success_kw=check.success_kw,
             failure_kw=check.failure_kw,
             start_kw=check.start_kw,
-            channels=[],
+            channels=channel_ids,
             created=format_time(check.created),
             ping_url=f"{self._base_url}/ping/{check.uuid}",
             slug_url=f"{self._base_url}/ping/{ping_key}/{check.slug}",
@@ -241,9 +245,15 @@ class _Resource:
     def __init__(self, serializer: _Serializer) -> None:
         self._serialize = serializer
 
-    def _check_json(self, req: falcon.Request, check: Check) -> dict[str, Any]:
+    def _check_json(
+        self, req: falcon.Request, check: Check, channels: dict[int, list[int]] | None = None
+    ) -> dict[str, Any]:
         service = _service(req)
-        return self._serialize.check(check, service.now(), service.project().ping_key)
+        if channels is None:
+            channels = service.channel_ids_by_check()
+        return self._serialize.check(
+            check, service.now(), service.project().ping_key, channels.get(check.id, [])
+        )
 
 
 class StatusResource(_Resource):
@@ -285,7 +295,8 @@ class ChecksResource(_Resource):
         checks = _service(req).list_checks(
             tags=req.get_param_as_list("tag") or (), slug=req.get_param("slug"), status=status
         )
-        _ok(req, resp, [self._check_json(req, check) for check in checks])
+        channels = _service(req).channel_ids_by_check()
+        _ok(req, resp, [self._check_json(req, check, channels) for check in checks])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         data = _read_json(req)
@@ -311,8 +322,9 @@ class CheckResource(_Resource):
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, check_uuid: str) -> None:
         check = _find(req, check_uuid)
-        deleted = _service(req).delete_check(check.id)
-        _ok(req, resp, self._check_json(req, deleted))
+        data = self._check_json(req, check)
+        _service(req).delete_check(check.id)
+        _ok(req, resp, data)
 
 
 class PauseResource(_Resource):
@@ -361,6 +373,111 @@ class FlipsResource(_Resource):
         _ok(req, resp, [self._serialize.flip(flip) for flip in _service(req).list_flips(check.id)])
 
 
+def _channel_id(channel_id: str) -> int:
+    if not channel_id.isdigit() or len(channel_id) > 18:
+        raise ChannelNotFound()
+    return int(channel_id)
+
+
+def _channel_json(
+    service: Service, channel: Channel, *, with_deliveries: bool = False
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": channel.id,
+        "kind": channel.kind,
+        "name": channel.name,
+        "settings": service.masked_settings(channel),
+        "created": format_time(channel.created),
+    }
+    if with_deliveries:
+        data["deliveries"] = [
+            {
+                "id": delivery.id,
+                "check": delivery.event.get("uuid"),
+                "status": delivery.event.get("status"),
+                "state": delivery.state,
+                "attempts": [
+                    {**attempt, "time": format_time(attempt["time"])} for attempt in attempts
+                ],
+                "next_attempt": format_time(delivery.next_attempt),
+                "created": format_time(delivery.created),
+            }
+            for delivery, attempts in service.channel_deliveries(channel.id)
+        ]
+    return data
+
+
+_CHANNEL_CREATE_FIELDS = {"kind", "name", "settings", "all_checks"}
+_CHANNEL_PATCH_FIELDS = {"name", "settings"}
+
+
+def _channel_input(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    problems = {name: "unknown field" for name in data if name not in allowed}
+    for name, kind, text in (
+        ("kind", str, "must be a string"),
+        ("name", str, "must be a string"),
+        ("settings", dict, "must be a JSON object"),
+        ("all_checks", bool, "must be true or false"),
+    ):
+        if name in data and not isinstance(data[name], kind):
+            problems[name] = text
+    if problems:
+        raise InvalidInput(problems)
+    return data
+
+
+class ChannelsResource(_Resource):
+    access = {"GET": WRITE, "POST": WRITE}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        service = _service(req)
+        _ok(req, resp, [_channel_json(service, channel) for channel in service.list_channels()])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = _channel_input(_read_json(req), _CHANNEL_CREATE_FIELDS)
+        if "kind" not in data:
+            raise InvalidInput({"kind": "is required"})
+        service = _service(req)
+        channel = service.create_channel(
+            data["kind"],
+            data.get("name", ""),
+            data.get("settings", {}),
+            attach_all=data.get("all_checks", False),
+        )
+        _ok(req, resp, _channel_json(service, channel), 201)
+
+
+class ChannelResource(_Resource):
+    access = {"GET": WRITE, "PATCH": WRITE, "DELETE": WRITE}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, channel_id: str) -> None:
+        service = _service(req)
+        channel = service.get_channel(_channel_id(channel_id))
+        _ok(req, resp, _channel_json(service, channel, with_deliveries=True))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, channel_id: str) -> None:
+        data = _channel_input(_read_json(req), _CHANNEL_PATCH_FIELDS)
+        service = _service(req)
+        channel = service.update_channel(
+            _channel_id(channel_id), name=data.get("name"), settings=data.get("settings")
+        )
+        _ok(req, resp, _channel_json(service, channel))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, channel_id: str) -> None:
+        service = _service(req)
+        channel = service.delete_channel(_channel_id(channel_id))
+        _ok(req, resp, _channel_json(service, channel))
+
+
+class ChannelTestResource(_Resource):
+    access = {"POST": WRITE}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, channel_id: str) -> None:
+        outcome = _service(req).test_channel(_channel_id(channel_id))
+        data = {"ok": outcome.ok, "error": outcome.error, "duration_ms": outcome.duration_ms}
+        _ok(req, resp, data)
+
+
 class OpenApiResource(_Resource):
     access = {"GET": NONE}
 
@@ -385,6 +502,9 @@ def add_api_routes(app: falcon.App[Any, Any], base_url: str, document: dict[str,
         ("/checks/{check_uuid}/pings", PingsResource(serializer)),
         ("/checks/{check_uuid}/pings/{n}/body", PingBodyResource(serializer)),
         ("/checks/{check_uuid}/flips", FlipsResource(serializer)),
+        ("/channels", ChannelsResource(serializer)),
+        ("/channels/{channel_id}", ChannelResource(serializer)),
+        ("/channels/{channel_id}/test", ChannelTestResource(serializer)),
         ("/openapi.json", OpenApiResource(serializer, document)),
     ]
     for path, resource in routes:

@@ -19,6 +19,7 @@ import falcon
 
 from pingd import migrate
 from pingd import openapi
+from pingd import service as service_module
 from pingd import store as store_module
 from pingd.api import ApiMiddleware
 from pingd.api import add_api_routes
@@ -29,10 +30,12 @@ from pingd.errors import MethodNotAllowed
 from pingd.errors import NotFound
 from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
+from pingd.notify import Notifier
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import PingRouter
 from pingd.ping_routes import render_ping_error
 from pingd.ratelimit import RateLimiter
+from pingd.sandbox import DryRunNotifier
 from pingd.sandbox import Sandboxes
 from pingd.service import Service
 from pingd.store import Store
@@ -57,13 +60,25 @@ def open_store(config: Config) -> Store:
     return Store(config.storage.path, ping_log_limit=config.storage.ping_log_limit)
 
 
-def make_service(config: Config, store: Store, clock: Clock = utc_now) -> Service:
-    """Build the service layer for a config, store and clock."""
+def make_notifier(config: Config) -> Notifier:
+    """Build the notifier that sends alerts for every channel kind."""
+    return Notifier(base_url=config.server.base_url, smtp=config.smtp)
+
+
+def make_service(
+    config: Config,
+    store: Store,
+    clock: Clock = utc_now,
+    *,
+    notifier: service_module.Notifier | None = None,
+) -> Service:
+    """Build the service layer for a config, store, clock and notifier."""
     return Service(
         store,
         clock,
         ping_log_limit=config.storage.ping_log_limit,
         max_checks=config.limits.max_checks,
+        notifier=notifier,
     )
 
 
@@ -135,10 +150,19 @@ def create_app(
     store: Store,
     clock: Clock = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
+    service: Service | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """Build pingd's WSGI app around an open store, a clock and a monotonic timer."""
-    service = make_service(config, store, clock)
-    sandboxes = Sandboxes(lambda sandbox: make_service(config, sandbox, clock), clock)
+    """Build pingd's WSGI app around an open store, a clock and a monotonic timer.
+
+    Pass ``service`` to share one with the alert loop (as ``pingd serve`` does).
+    """
+    notifier = make_notifier(config)
+    if service is None:
+        service = make_service(config, store, clock, notifier=notifier)
+    dry_run = DryRunNotifier(notifier)
+    sandboxes = Sandboxes(
+        lambda sandbox: make_service(config, sandbox, clock, notifier=dry_run), clock
+    )
     limiter = RateLimiter(config.api.rate_per_second, config.api.burst, clock=monotonic)
     app = falcon.App(
         media_type=falcon.MEDIA_JSON, middleware=[ApiMiddleware(service, sandboxes, limiter)]

@@ -7,6 +7,7 @@ errors, from argparse); never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -22,7 +23,9 @@ import waitress
 
 from pingd import __version__
 from pingd import domain
+from pingd import notify
 from pingd.app import create_app
+from pingd.app import make_notifier
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import Config
@@ -32,6 +35,7 @@ from pingd.config import load_config
 from pingd.domain import Check
 from pingd.errors import PingdError
 from pingd.migrate import MigrationError
+from pingd.scheduler import AlertLoop
 from pingd.service import Service
 from pingd.store import Store
 from pingd.store import backup_database
@@ -65,7 +69,7 @@ def _print_first_run(config: Config, ping_key: str, api_key: str, *, stream: Any
 
 def _open(config: Config, *, banner_stream: Any = sys.stderr) -> tuple[Store, Service]:
     store = open_store(config)
-    service = make_service(config, store)
+    service = make_service(config, store, notifier=make_notifier(config))
     boot = service.bootstrap()
     if boot.new_api_key is not None:
         _print_first_run(config, boot.project.ping_key, boot.new_api_key, stream=banner_stream)
@@ -80,17 +84,20 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    store, _ = _open(config, banner_stream=sys.stdout)
+    store, service = _open(config, banner_stream=sys.stdout)
+    alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
     try:
-        app = create_app(config, store=store)
+        app = create_app(config, store=store, service=service)
         server = waitress.create_server(app, **waitress_options(config))
         for host, port in _effective_addresses(server):
             shown = f"[{host}]" if ":" in host else host
             logger.info("listening on http://%s:%s", shown, port)
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        alerts.start()
         server.run()  # Returns after SIGINT/SIGTERM, once worker threads are done.
         logger.info("stopping")
     finally:
+        alerts.stop()
         store.close()
     return 0
 
@@ -166,6 +173,8 @@ def cmd_check_add(config: Config, args: argparse.Namespace) -> int:
         fields["timeout"] = args.period
     if args.grace is not None:
         fields["grace"] = args.grace
+    if args.channel:
+        fields["channels"] = "*" if "*" in args.channel else [_channel_ref(c) for c in args.channel]
     if args.cron:
         fields["schedule"] = args.cron
         fields["tz"] = args.tz
@@ -248,6 +257,73 @@ cmd_check_resume = _check_command(Service.resume_check, "resumed")
 cmd_check_rm = _check_command(Service.delete_check, "deleted")
 
 
+def _channel_ref(text: str) -> int:
+    if not text.isdigit():
+        raise CliError(f"{text!r} is not a channel id (see `pingd channel list`)")
+    return int(text)
+
+
+def _setting(kind: str, assignment: str) -> tuple[str, Any]:
+    """Parse one ``--set KEY=VALUE`` into the type the channel kind expects."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise CliError(f"--set {assignment!r}: write KEY=VALUE")
+    field = notify.KINDS[kind].FIELDS.get(key) if kind in notify.KINDS else None
+    if field is None or field.type is str:
+        return key, value
+    try:
+        return key, int(value) if field.type is int else json.loads(value)
+    except ValueError:
+        expected = "an integer" if field.type is int else "a JSON object"
+        raise CliError(f"--set {key}: expected {expected}") from None
+
+
+def cmd_channel_add(config: Config, args: argparse.Namespace) -> int:
+    settings = dict(_setting(args.kind, item) for item in args.set)
+    store, service = _open(config)
+    with _closing(store):
+        channel = service.create_channel(args.kind, args.name, settings, attach_all=args.all_checks)
+    print(channel.id)
+    return 0
+
+
+def cmd_channel_list(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    rows = []
+    with _closing(store):
+        for channel in service.list_channels():
+            recent = service.channel_deliveries(channel.id, limit=1)
+            last = "-"
+            if recent:
+                delivery, attempts = recent[0]
+                last = f"{delivery.state} {_fmt_time(delivery.created)}"
+                if delivery.last_error:
+                    last += f" ({delivery.last_error})"
+            settings = service.masked_settings(channel)
+            shown = " ".join(f"{key}={value}" for key, value in settings.items() if value)
+            rows.append((str(channel.id), channel.kind, channel.name, shown, last))
+    _print_table(("ID", "KIND", "NAME", "SETTINGS", "LAST DELIVERY"), rows)
+    return 0
+
+
+def cmd_channel_test(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        outcome = service.test_channel(_channel_ref(args.id))
+    if not outcome.ok:
+        raise CliError(f"test notification failed: {outcome.error}")
+    print(f"sent a test notification ({outcome.duration_ms} ms)")
+    return 0
+
+
+def cmd_channel_rm(config: Config, args: argparse.Namespace) -> int:
+    store, service = _open(config)
+    with _closing(store):
+        channel = service.delete_channel(_channel_ref(args.id))
+    print(f"deleted channel {channel.id} ({channel.kind} {channel.name})")
+    return 0
+
+
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
     with _closing(store):
@@ -316,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--cron", metavar="EXPR", help="a 5-field cron schedule instead of a period")
     add.add_argument("--tz", default="UTC", metavar="ZONE", help="time zone of --cron")
     add.add_argument("--tag", action="append", default=[], help="a tag; repeat for several")
+    add.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a channel to alert; repeat for several, or '*' for every channel",
+    )
     add.set_defaults(handler=cmd_check_add)
     check.add_parser("list", help="list checks and their status").set_defaults(
         handler=cmd_check_list
@@ -328,6 +411,36 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = check.add_parser(name, help=text)
         sub.add_argument("id", metavar="ID", help="the check's UUID or slug")
+        sub.set_defaults(handler=handler)
+
+    channel = commands.add_parser("channel", help="manage notification channels").add_subparsers(
+        dest="channel_command", required=True, metavar="COMMAND"
+    )
+    chadd = channel.add_parser("add", help="create a channel and print its id")
+    chadd.add_argument(
+        "kind", metavar="KIND", choices=list(notify.KINDS), help=", ".join(notify.KINDS)
+    )
+    chadd.add_argument("--name", default="", help="a label for the channel")
+    chadd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the kind (see README); repeat for several",
+    )
+    chadd.add_argument(
+        "--all-checks", action="store_true", help="make every existing check alert this channel"
+    )
+    chadd.set_defaults(handler=cmd_channel_add)
+    channel.add_parser("list", help="list channels and their last delivery").set_defaults(
+        handler=cmd_channel_list
+    )
+    for name, handler, text in (
+        ("test", cmd_channel_test, "send a test notification now"),
+        ("rm", cmd_channel_rm, "delete a channel"),
+    ):
+        sub = channel.add_parser(name, help=text)
+        sub.add_argument("id", metavar="ID", help="the channel's id")
         sub.set_defaults(handler=handler)
 
     backup = commands.add_parser("backup", help="write a consistent copy of the live database")

@@ -198,13 +198,13 @@ _SECTION_CLASSES: dict[str, type] = {
 }
 
 
-def _coerce(setting: Setting, value: Any, source: str) -> Any:
-    """Convert a value from TOML (typed) or the environment (text) to the setting's type."""
+def _coerce(setting: Setting, value: Any, source: str, *, text: bool = False) -> Any:
+    """Convert a value to the setting's type; only environment ``text`` is parsed."""
     where = f"{setting.name} (from {source})"
-    from_text = isinstance(value, str) and setting.kind is not str
+    from_text = text and isinstance(value, str) and setting.kind is not str
     try:
         if setting.kind is list:
-            if isinstance(value, str):
+            if from_text:
                 value = [part for part in value.replace(",", " ").split() if part]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise TypeError
@@ -266,7 +266,7 @@ def _values_from_env(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
         if setting is None:
             raise ConfigError(f"unknown environment variable {name} (no such setting)")
         source = f"environment variable {name}"
-        values[setting.name] = (_coerce(setting, value, source), source)
+        values[setting.name] = (_coerce(setting, value, source, text=True), source)
     secret_file = environ.get("PINGD_SMTP_PASSWORD_FILE")
     if secret_file and "smtp.password" not in values:
         source = "environment variable PINGD_SMTP_PASSWORD_FILE"

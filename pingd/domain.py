@@ -182,9 +182,11 @@ def next_expected_ping(check: Check) -> datetime | None:
 
 def down_after(check: Check) -> datetime | None:
     """Return the instant at which the check goes down unless it is pinged."""
+    if check.status == "down":
+        return None
     if check.last_start is not None:
         return check.last_start + timedelta(seconds=check.grace)
-    if check.status in ("new", "paused", "down"):
+    if check.status in ("new", "paused"):
         return None
     expected = next_expected_ping(check)
     return None if expected is None else expected + timedelta(seconds=check.grace)
@@ -342,3 +344,69 @@ def pair_durations(pings: list[Ping]) -> dict[int, float]:
         elif ping.kind in ("success", "fail") and ping.rid in open_starts:
             durations[ping.n] = (ping.created - open_starts.pop(ping.rid)).total_seconds()
     return durations
+
+
+# -- alerts -------------------------------------------------------------------
+
+CHANNEL_KINDS = ("webhook", "email", "ntfy", "gotify", "discord", "slack", "telegram",
+                 "pushover", "matrix", "apprise")  # fmt: skip
+ALERT_BODY_TAIL_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    project_id: int
+    kind: str
+    name: str
+    settings: dict[str, Any]
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    channel_id: int
+    event: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt: datetime | None
+    last_error: str
+    created: datetime
+
+
+def notifies(flip: Flip) -> bool:
+    """Tell whether a status change alerts anyone: going down, or coming back up."""
+    return flip.new_status == "down" or (flip.old_status == "down" and flip.new_status == "up")
+
+
+def alert_event(check: Check, flip: Flip, last_ping: Ping | None) -> dict[str, Any]:
+    """Snapshot what an alert needs to say, so it survives the check's deletion."""
+    body = b"" if last_ping is None else last_ping.body
+    return {
+        "uuid": check.uuid,
+        "name": check.name,
+        "slug": check.slug,
+        "tags": check.tags,
+        "desc": check.desc,
+        "status": flip.new_status,
+        "old_status": flip.old_status,
+        "reason": flip.reason,
+        "exit_status": None if last_ping is None else last_ping.exit_status,
+        "time": flip.created.astimezone(UTC).replace(microsecond=0).isoformat(),
+        "last_ping": None
+        if check.last_ping is None
+        else check.last_ping.astimezone(UTC).replace(microsecond=0).isoformat(),
+        "body": body.decode("utf-8", errors="replace")[-ALERT_BODY_TAIL_CHARS:],
+    }
+
+
+DELIVERY_MAX_ATTEMPTS = 8
+DELIVERY_FIRST_RETRY_SECONDS = 5
+DELIVERY_MAX_DELAY_SECONDS = 3600
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return how long to wait after the given number of failed attempts (5 s, 10 s, …)."""
+    seconds = DELIVERY_FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, DELIVERY_MAX_DELAY_SECONDS))

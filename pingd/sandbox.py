@@ -13,11 +13,15 @@ import functools
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from pingd import domain
 from pingd import migrate
 from pingd import store
+from pingd.domain import Channel
+from pingd.errors import PingdError
 from pingd.service import Clock
+from pingd.service import Notifier
 from pingd.service import Service
 from pingd.store import Store
 
@@ -52,6 +56,22 @@ def _seed(service: Service, sandbox: Store, clock: Clock) -> None:
         )
         seeded = dataclasses.replace(seeded, alert_after=domain.down_after(seeded))
         sandbox.write(functools.partial(store.update_check, check=seeded))
+
+
+class DryRunNotifier:
+    """Validates and masks channel settings like the real notifier, but never sends."""
+
+    def __init__(self, real: Notifier) -> None:
+        self._real = real
+
+    def validate(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return self._real.validate(kind, settings)
+
+    def mask(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return self._real.mask(kind, settings)
+
+    def send(self, channel: Channel, event: dict[str, Any]) -> None:
+        raise PingdError("developer mode never sends notifications")
 
 
 class Sandboxes:

@@ -13,19 +13,26 @@ import hmac
 import secrets
 import sqlite3
 import string
+import threading
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import Protocol
 
 from pingd import domain
 from pingd import store
+from pingd.domain import Channel
 from pingd.domain import Check
+from pingd.domain import Delivery
 from pingd.domain import Flip
 from pingd.domain import Ping
 from pingd.errors import AmbiguousSlug
+from pingd.errors import ChannelNotFound
 from pingd.errors import CheckNotFound
 from pingd.errors import CheckNotPaused
 from pingd.errors import Duplicate
@@ -95,16 +102,46 @@ def new_api_key() -> str:
     return "pingd_" + secrets.token_urlsafe(24)
 
 
+class Notifier(Protocol):
+    """What the service needs from the notification layer (injected, never imported)."""
+
+    def validate(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Return cleaned settings for a channel kind, or raise InvalidInput."""
+
+    def mask(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Return the settings with every secret shortened beyond use."""
+
+    def send(self, channel: Channel, event: dict[str, Any]) -> None:
+        """Deliver one event to a channel, or raise with a message that holds no secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    ok: bool
+    error: str
+    duration_ms: int
+
+
 class Service:
     """pingd's use cases over one store, clock and set of limits."""
 
     def __init__(
-        self, store: Store, clock: Clock, *, ping_log_limit: int = 100, max_checks: int = 10000
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ping_log_limit: int = 100,
+        max_checks: int = 10000,
+        notifier: Notifier | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._ping_log_limit = ping_log_limit
         self._max_checks = max_checks
+        self._notifier = notifier
+        # Set when a committed change queued notifications; the alert loop
+        # waits on it so that alerts go out at once rather than at the next tick.
+        self.alerts_queued = threading.Event()
 
     def now(self) -> datetime:
         """Return the service clock's current time."""
@@ -193,11 +230,14 @@ class Service:
 
         Return the check and whether it was created.
         """
+        fields = dict(fields)
+        channels = fields.pop("channels", None)
         _validate(fields)
         project = self.project()
 
         def run(conn: sqlite3.Connection) -> tuple[Check, bool]:
             now = self._clock()
+            channel_ids = self._resolve_channels(conn, project.id, channels)
             template = _apply_fields(self._new_check(project.id, "", now), fields)
             if unique:
                 matches = [
@@ -210,17 +250,53 @@ class Service:
                 if matches:
                     updated = _apply_fields(matches[0], fields)
                     store.update_check(conn, updated)
+                    if channel_ids is not None:
+                        store.set_check_channels(conn, updated.id, channel_ids)
                     return updated, False
             if store.count_checks(conn, project.id) >= self._max_checks:
                 raise Forbidden(f"the project has reached its limit of {self._max_checks} checks")
-            return store.insert_check(conn, template), True
+            created = store.insert_check(conn, template)
+            store.set_check_channels(conn, created.id, channel_ids or [])
+            return created, True
 
         return self._store.write(run)
 
     def update_check(self, check_id: int, fields: dict[str, Any]) -> Check:
         """Change the given fields of a check and return it."""
+        fields = dict(fields)
+        channels = fields.pop("channels", None)
         _validate(fields)
-        return self._change_check(check_id, lambda check, now: _apply_fields(check, fields))
+
+        def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
+            channel_ids = self._resolve_channels(conn, check.project_id, channels)
+            if channel_ids is not None:
+                store.set_check_channels(conn, check.id, channel_ids)
+            return _apply_fields(check, fields)
+
+        return self._change_check(check_id, change)
+
+    def _resolve_channels(
+        self, conn: sqlite3.Connection, project_id: int, channels: object
+    ) -> list[int] | None:
+        """Turn the ``channels`` input ("*" or a list of ids) into channel ids."""
+        if channels is None:
+            return None
+        known = [channel.id for channel in store.list_channels(conn, project_id)]
+        if channels == "*":
+            return known
+        if not isinstance(channels, list) or not all(
+            isinstance(item, int) and not isinstance(item, bool) for item in channels
+        ):
+            raise InvalidInput({"channels": 'must be "*" or a list of channel ids'})
+        unknown = sorted(set(channels) - set(known))
+        if unknown:
+            raise InvalidInput({"channels": f"no channel with id {unknown[0]}"})
+        return sorted(set(channels))
+
+    def channel_ids_by_check(self) -> dict[int, list[int]]:
+        """Return, for every check with channels, the ids of the channels it alerts."""
+        project = self.project()
+        return self._store.read(lambda conn: store.get_channel_ids_by_check(conn, project.id))
 
     def _new_check(self, project_id: int, name: str, now: datetime) -> Check:
         return Check(
@@ -283,13 +359,15 @@ class Service:
 
         return self._store.read(run)
 
-    def _change_check(self, check_id: int, change: Callable[[Check, datetime], Check]) -> Check:
+    def _change_check(
+        self, check_id: int, change: Callable[[sqlite3.Connection, Check, datetime], Check]
+    ) -> Check:
         def run(conn: sqlite3.Connection) -> Check:
             check = store.get_check_by_id(conn, check_id)
             if check is None:
                 raise CheckNotFound()
             now = self._clock()
-            updated = change(check, now)
+            updated = change(conn, check, now)
             if updated.status != check.status:
                 store.insert_flip(conn, Flip(check.id, now, check.status, updated.status, ""))
             store.update_check(conn, updated)
@@ -301,7 +379,7 @@ class Service:
         """Pause a check (idempotent): no alerts until it is pinged or resumed."""
         return self._change_check(
             check_id,
-            lambda check, now: dataclasses.replace(
+            lambda conn, check, now: dataclasses.replace(
                 check, status="paused", last_start=None, last_start_rid=None, alert_after=None
             ),
         )
@@ -309,7 +387,7 @@ class Service:
     def resume_check(self, check_id: int) -> Check:
         """Resume a paused check: it becomes new and waits for its next ping."""
 
-        def change(check: Check, now: datetime) -> Check:
+        def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
             if check.status != "paused":
                 raise CheckNotPaused()
             return dataclasses.replace(
@@ -346,7 +424,195 @@ class Service:
         result = self._store.write(lambda conn: self._record_ping(conn, request))
         if result.check.n_pings > self._ping_log_limit:
             self._store.request_prune(result.check.id)
+        if any(domain.notifies(flip) for flip in result.flips):
+            self.alerts_queued.set()
         return result
+
+    def _queue_alerts(
+        self,
+        conn: sqlite3.Connection,
+        check: Check,
+        flips: Sequence[Flip],
+        last_ping: Ping | None,
+        now: datetime,
+    ) -> None:
+        """Queue one delivery per attached channel for every flip that notifies."""
+        channel_ids: list[int] | None = None
+        for flip in flips:
+            if not domain.notifies(flip):
+                continue
+            if channel_ids is None:
+                channel_ids = store.get_check_channel_ids(conn, check.id)
+            event = domain.alert_event(check, flip, last_ping)
+            for channel_id in channel_ids:
+                store.insert_delivery(conn, channel_id, event, now)
+
+    # -- alerts --------------------------------------------------------------
+
+    def sweep_overdue(self) -> int:
+        """Turn every check whose deadline passed down, exactly once; return how many."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            now = self._clock()
+            flipped = 0
+            for check in store.list_overdue_checks(conn, now):
+                flip = domain.overdue_flip(check, now)
+                if flip is None:
+                    continue
+                down = dataclasses.replace(check, status="down", alert_after=None)
+                store.update_check(conn, down)
+                store.insert_flip(conn, flip)
+                last = store.list_pings(conn, check.id, 1)
+                self._queue_alerts(conn, down, [flip], last[0] if last else None, now)
+                flipped += 1
+            return flipped
+
+        flipped = self._store.write(run)
+        if flipped:
+            self.alerts_queued.set()
+        return flipped
+
+    def due_deliveries(self, limit: int = 100) -> list[Delivery]:
+        """Return the pending deliveries whose next attempt is due."""
+        now = self._clock()
+        return self._store.read(lambda conn: store.list_due_deliveries(conn, now, limit))
+
+    def deliver(self, delivery: Delivery) -> DeliveryOutcome:
+        """Attempt one delivery now, record the outcome and schedule any retry."""
+        channel = self._store.read(lambda conn: store.get_channel(conn, delivery.channel_id))
+        if channel is None:  # Deleted meanwhile; its deliveries went with it.
+            return DeliveryOutcome(False, "channel deleted", 0)
+        outcome = self._send(channel, delivery.event)
+        attempts = delivery.attempts + 1
+
+        def run(conn: sqlite3.Connection) -> None:
+            now = self._clock()
+            if outcome.ok:
+                state, next_attempt = "sent", None
+            elif attempts >= domain.DELIVERY_MAX_ATTEMPTS:
+                state, next_attempt = "failed", None
+            else:
+                state, next_attempt = "pending", now + domain.retry_delay(attempts)
+            store.record_delivery_attempt(
+                conn, delivery, ok=outcome.ok, error=outcome.error,
+                duration_ms=outcome.duration_ms, now=now, state=state,
+                next_attempt=next_attempt,
+            )  # fmt: skip
+
+        self._store.write(run)
+        return outcome
+
+    def _send(self, channel: Channel, event: dict[str, Any]) -> DeliveryOutcome:
+        if self._notifier is None:
+            return DeliveryOutcome(False, "notifications are not set up in this process", 0)
+        started = time.perf_counter()
+        try:
+            self._notifier.send(channel, event)
+        except Exception as ex:  # Any failure of a channel is an outcome, not a crash.
+            error = str(ex) or type(ex).__name__
+            return DeliveryOutcome(False, error[:500], _ms_since(started))
+        return DeliveryOutcome(True, "", _ms_since(started))
+
+    # -- channels ------------------------------------------------------------
+
+    def _require_notifier(self) -> Notifier:
+        if self._notifier is None:
+            raise PingdError("notifications are not set up in this process")
+        return self._notifier
+
+    def create_channel(
+        self, kind: str, name: str, settings: dict[str, Any], *, attach_all: bool = False
+    ) -> Channel:
+        """Create a notification channel; optionally make every check alert it."""
+        if kind not in domain.CHANNEL_KINDS:
+            raise InvalidInput({"kind": f"must be one of {', '.join(domain.CHANNEL_KINDS)}"})
+        if len(name) > domain.MAX_NAME_LENGTH:
+            raise InvalidInput({"name": f"is too long (maximum {domain.MAX_NAME_LENGTH})"})
+        cleaned = self._require_notifier().validate(kind, settings)
+        project = self.project()
+
+        def run(conn: sqlite3.Connection) -> Channel:
+            channel = store.insert_channel(
+                conn, project.id, kind, name or kind, cleaned, self._clock()
+            )
+            if attach_all:
+                store.attach_channel_to_all_checks(conn, project.id, channel.id)
+            return channel
+
+        return self._store.write(run)
+
+    def list_channels(self) -> list[Channel]:
+        """Return every channel of the project."""
+        project = self.project()
+        return self._store.read(lambda conn: store.list_channels(conn, project.id))
+
+    def get_channel(self, channel_id: int) -> Channel:
+        """Return one channel, or raise ChannelNotFound."""
+        channel = self._store.read(lambda conn: store.get_channel(conn, channel_id))
+        if channel is None:
+            raise ChannelNotFound()
+        return channel
+
+    def update_channel(
+        self, channel_id: int, *, name: str | None = None, settings: dict[str, Any] | None = None
+    ) -> Channel:
+        """Rename a channel and/or change the given settings (others are kept)."""
+        if name is not None and len(name) > domain.MAX_NAME_LENGTH:
+            raise InvalidInput({"name": f"is too long (maximum {domain.MAX_NAME_LENGTH})"})
+        current = self.get_channel(channel_id)
+        merged = current.settings if settings is None else {**current.settings, **settings}
+        cleaned = self._require_notifier().validate(current.kind, merged)
+
+        def run(conn: sqlite3.Connection) -> Channel:
+            if store.get_channel(conn, channel_id) is None:
+                raise ChannelNotFound()
+            updated = dataclasses.replace(
+                current, name=current.name if name is None else name, settings=cleaned
+            )
+            store.update_channel(conn, updated)
+            return updated
+
+        return self._store.write(run)
+
+    def delete_channel(self, channel_id: int) -> Channel:
+        """Delete a channel with its queued deliveries and return what it was."""
+
+        def run(conn: sqlite3.Connection) -> Channel:
+            channel = store.get_channel(conn, channel_id)
+            if channel is None:
+                raise ChannelNotFound()
+            store.delete_channel(conn, channel_id)
+            return channel
+
+        return self._store.write(run)
+
+    def masked_settings(self, channel: Channel) -> dict[str, Any]:
+        """Return a channel's settings with secrets shortened beyond use."""
+        return self._require_notifier().mask(channel.kind, channel.settings)
+
+    def channel_deliveries(
+        self, channel_id: int, limit: int = 10
+    ) -> list[tuple[Delivery, list[dict[str, Any]]]]:
+        """Return a channel's newest deliveries, each with its attempts."""
+
+        def run(conn: sqlite3.Connection) -> list[tuple[Delivery, list[dict[str, Any]]]]:
+            deliveries = store.list_channel_deliveries(conn, channel_id, limit)
+            return [(d, store.list_delivery_attempts(conn, d.id)) for d in deliveries]
+
+        return self._store.read(run)
+
+    def test_channel(self, channel_id: int) -> DeliveryOutcome:
+        """Send a test notification through a channel now and return the outcome."""
+        channel = self.get_channel(channel_id)
+        now = self._clock()
+        event = {
+            "uuid": "00000000-0000-0000-0000-000000000000", "name": "Test notification",
+            "slug": "test-notification", "tags": "", "desc": "", "status": "test",
+            "old_status": "", "reason": "test", "exit_status": None,
+            "time": now.astimezone(UTC).replace(microsecond=0).isoformat(), "last_ping": None,
+            "body": "This is a test notification sent by pingd.",
+        }  # fmt: skip
+        return self._send(channel, event)
 
     def _find_ping_target(
         self, conn: sqlite3.Connection, request: PingRequest
@@ -372,7 +638,10 @@ class Service:
         if store.count_checks(conn, project.id) >= self._max_checks:
             return None, False
         new = self._new_check(project.id, request.slug, self._clock())
-        return store.insert_check(conn, dataclasses.replace(new, slug=request.slug)), True
+        created = store.insert_check(conn, dataclasses.replace(new, slug=request.slug))
+        channel_ids = [channel.id for channel in store.list_channels(conn, project.id)]
+        store.set_check_channels(conn, created.id, channel_ids)
+        return created, True
 
     def _record_ping(self, conn: sqlite3.Connection, request: PingRequest) -> PingResult:
         check, created = self._find_ping_target(conn, request)
@@ -395,6 +664,7 @@ class Service:
         store.insert_ping(conn, ping)
         for flip in outcome.flips:
             store.insert_flip(conn, flip)
+        self._queue_alerts(conn, outcome.check, outcome.flips, ping, now)
         return PingResult(created, outcome.check, ping, outcome.flips)
 
 
@@ -413,3 +683,7 @@ def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
         # Setting a period makes the check a simple one again.
         updated = dataclasses.replace(updated, schedule="")
     return dataclasses.replace(updated, alert_after=domain.down_after(updated))
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -12,6 +12,7 @@ Reads use one connection per thread; WAL lets them run beside the writer.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -28,7 +29,9 @@ from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
+from pingd.domain import Channel
 from pingd.domain import Check
+from pingd.domain import Delivery
 from pingd.domain import Flip
 from pingd.domain import Ping
 
@@ -527,3 +530,184 @@ def backup_database(source: Store, destination: str) -> None:
     finally:
         target.close()
     os.replace(temporary, destination)
+
+
+# -- channels and deliveries -------------------------------------------------
+
+
+def _channel_from_row(row: sqlite3.Row) -> Channel:
+    created = from_db_time(row["created"])
+    assert created is not None
+    settings = json.loads(row["settings"])
+    return Channel(row["id"], row["project_id"], row["kind"], row["name"], settings, created)
+
+
+def insert_channel(
+    conn: sqlite3.Connection, project_id: int, kind: str, name: str, settings: dict[str, Any],
+    now: datetime,
+) -> Channel:  # fmt: skip
+    """Create a notification channel and return it."""
+    cursor = conn.execute(
+        "INSERT INTO channels (project_id, kind, name, settings, created) VALUES (?, ?, ?, ?, ?)",
+        (project_id, kind, name, json.dumps(settings), to_db_time(now)),
+    )
+    assert cursor.lastrowid is not None
+    return Channel(cursor.lastrowid, project_id, kind, name, settings, now)
+
+
+def update_channel(conn: sqlite3.Connection, channel: Channel) -> None:
+    """Write a channel's name and settings back."""
+    conn.execute(
+        "UPDATE channels SET name = ?, settings = ? WHERE id = ?",
+        (channel.name, json.dumps(channel.settings), channel.id),
+    )
+
+
+def delete_channel(conn: sqlite3.Connection, channel_id: int) -> None:
+    """Delete a channel, its check links and its deliveries."""
+    conn.execute("DELETE FROM channels WHERE id = ?", (channel_id,))
+
+
+def get_channel(conn: sqlite3.Connection, channel_id: int) -> Channel | None:
+    """Return one channel."""
+    row = conn.execute("SELECT * FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return None if row is None else _channel_from_row(row)
+
+
+def list_channels(conn: sqlite3.Connection, project_id: int) -> list[Channel]:
+    """Return a project's channels, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM channels WHERE project_id = ? ORDER BY id", (project_id,)
+    ).fetchall()
+    return [_channel_from_row(row) for row in rows]
+
+
+def set_check_channels(conn: sqlite3.Connection, check_id: int, channel_ids: list[int]) -> None:
+    """Make a check alert exactly these channels."""
+    conn.execute("DELETE FROM check_channels WHERE check_id = ?", (check_id,))
+    conn.executemany(
+        "INSERT INTO check_channels (check_id, channel_id) VALUES (?, ?)",
+        [(check_id, channel_id) for channel_id in channel_ids],
+    )
+
+
+def attach_channel_to_all_checks(
+    conn: sqlite3.Connection, project_id: int, channel_id: int
+) -> None:
+    """Make every check of a project alert this channel."""
+    conn.execute(
+        "INSERT OR IGNORE INTO check_channels (check_id, channel_id)"
+        " SELECT id, ? FROM checks WHERE project_id = ?",
+        (channel_id, project_id),
+    )
+
+
+def get_check_channel_ids(conn: sqlite3.Connection, check_id: int) -> list[int]:
+    """Return the ids of the channels a check alerts."""
+    rows = conn.execute(
+        "SELECT channel_id FROM check_channels WHERE check_id = ? ORDER BY channel_id",
+        (check_id,),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def get_channel_ids_by_check(conn: sqlite3.Connection, project_id: int) -> dict[int, list[int]]:
+    """Return the channel ids of every check of a project that has any."""
+    rows = conn.execute(
+        "SELECT cc.check_id, cc.channel_id FROM check_channels AS cc"
+        " JOIN checks ON checks.id = cc.check_id WHERE checks.project_id = ?"
+        " ORDER BY cc.check_id, cc.channel_id",
+        (project_id,),
+    ).fetchall()
+    result: dict[int, list[int]] = {}
+    for row in rows:
+        result.setdefault(int(row[0]), []).append(int(row[1]))
+    return result
+
+
+def list_overdue_checks(conn: sqlite3.Connection, now: datetime) -> list[Check]:
+    """Return the checks whose deadline has passed and that are not down yet."""
+    rows = conn.execute(
+        "SELECT * FROM checks WHERE alert_after IS NOT NULL AND alert_after <= ?"
+        " AND status != 'down' ORDER BY alert_after",
+        (to_db_time(now),),
+    ).fetchall()
+    return [_check_from_row(row) for row in rows]
+
+
+def insert_delivery(
+    conn: sqlite3.Connection, channel_id: int, event: dict[str, Any], now: datetime
+) -> None:
+    """Queue one notification for a channel, due now."""
+    conn.execute(
+        "INSERT INTO deliveries (channel_id, event, state, next_attempt, created)"
+        " VALUES (?, ?, 'pending', ?, ?)",
+        (channel_id, json.dumps(event), to_db_time(now), to_db_time(now)),
+    )
+
+
+def _delivery_from_row(row: sqlite3.Row) -> Delivery:
+    created = from_db_time(row["created"])
+    assert created is not None
+    return Delivery(
+        row["id"], row["channel_id"], json.loads(row["event"]), row["state"], row["attempts"],
+        from_db_time(row["next_attempt"]), row["last_error"], created,
+    )  # fmt: skip
+
+
+def list_due_deliveries(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Delivery]:
+    """Return pending deliveries whose next attempt is due, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt <= ?"
+        " ORDER BY next_attempt, id LIMIT ?",
+        (to_db_time(now), limit),
+    ).fetchall()
+    return [_delivery_from_row(row) for row in rows]
+
+
+def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
+    """Return one delivery."""
+    row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    return None if row is None else _delivery_from_row(row)
+
+
+def list_channel_deliveries(
+    conn: sqlite3.Connection, channel_id: int, limit: int
+) -> list[Delivery]:
+    """Return a channel's newest deliveries, newest first."""
+    rows = conn.execute(
+        "SELECT * FROM deliveries WHERE channel_id = ? ORDER BY id DESC LIMIT ?",
+        (channel_id, limit),
+    ).fetchall()
+    return [_delivery_from_row(row) for row in rows]
+
+
+def record_delivery_attempt(
+    conn: sqlite3.Connection, delivery: Delivery, *, ok: bool, error: str, duration_ms: int,
+    now: datetime, state: str, next_attempt: datetime | None,
+) -> None:  # fmt: skip
+    """Store one attempt's outcome and the delivery's new state."""
+    conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, created, ok, error, duration_ms)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (delivery.id, to_db_time(now), int(ok), error, duration_ms),
+    )
+    conn.execute(
+        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt = ?,"
+        " last_error = ? WHERE id = ?",
+        (state, to_db_time(next_attempt), error, delivery.id),
+    )
+
+
+def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[dict[str, Any]]:
+    """Return the attempts of one delivery, oldest first, as plain dicts."""
+    rows = conn.execute(
+        "SELECT created, ok, error, duration_ms FROM delivery_attempts WHERE delivery_id = ?"
+        " ORDER BY id",
+        (delivery_id,),
+    ).fetchall()
+    return [
+        {"time": from_db_time(row["created"]), "ok": bool(row["ok"]), "error": row["error"],
+         "duration_ms": row["duration_ms"]}
+        for row in rows
+    ]  # fmt: skip

@@ -1,0 +1,93 @@
+"""The alert loop: a thread of the server process that watches deadlines and sends alerts.
+
+Every tick (``alerts.tick_seconds``, or at once when a commit queued alerts)
+it turns overdue checks down through the service, which records the flip and
+queues one delivery per channel in the same transaction, and hands due
+deliveries to a small pool of sender threads. One delivery per channel is in
+flight at a time, so a channel that fails or hangs (each attempt is bounded by
+a timeout) delays nobody else. The loop logs exceptions and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from pingd.domain import Delivery
+from pingd.service import Service
+
+logger = logging.getLogger(__name__)
+
+MAX_PARALLEL_SENDS = 16
+
+
+class AlertLoop:
+    """Runs ``run_once`` every tick in a daemon thread until stopped."""
+
+    def __init__(self, service: Service, *, tick_seconds: float) -> None:
+        self._service = service
+        self._tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._busy: set[int] = set()
+        self._busy_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(MAX_PARALLEL_SENDS, thread_name_prefix="pingd-send")
+        self._thread = threading.Thread(target=self._run, name="pingd-alerts", daemon=True)
+
+    def start(self) -> None:
+        """Start the loop; its first tick runs at once (overdue checks from downtime)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking and wait for the loop; deliveries in flight finish or time out."""
+        self._stop.set()
+        self._service.alerts_queued.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def run_once(self) -> None:
+        """Sweep overdue checks once and dispatch every due delivery."""
+        try:
+            flipped = self._service.sweep_overdue()
+            if flipped:
+                logger.info("alert loop: %d check(s) went down", flipped)
+        except Exception:
+            logger.exception("alert loop: sweeping overdue checks failed")
+        try:
+            for delivery in self._service.due_deliveries():
+                with self._busy_lock:
+                    if delivery.channel_id in self._busy:
+                        continue
+                    self._busy.add(delivery.channel_id)
+                self._executor.submit(self._deliver, delivery)
+        except Exception:
+            logger.exception("alert loop: dispatching deliveries failed")
+
+    def _deliver(self, delivery: Delivery) -> None:
+        try:
+            outcome = self._service.deliver(delivery)
+            logger.info(
+                "alert check=%s status=%s channel=%d delivery=%d attempt=%d ok=%s ms=%d%s",
+                delivery.event.get("uuid"),
+                delivery.event.get("status"),
+                delivery.channel_id,
+                delivery.id,
+                delivery.attempts + 1,
+                outcome.ok,
+                outcome.duration_ms,
+                "" if outcome.ok else f" error={outcome.error!r}",
+            )
+        except Exception:
+            logger.exception("alert loop: delivery %d failed unexpectedly", delivery.id)
+        finally:
+            with self._busy_lock:
+                self._busy.discard(delivery.channel_id)
+            # The channel may have more due deliveries: look again now.
+            self._service.alerts_queued.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._service.alerts_queued.clear()
+            self.run_once()
+            self._service.alerts_queued.wait(self._tick_seconds)
