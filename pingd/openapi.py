@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pingd import __version__
+from pingd.domain import CHANNEL_KINDS
 from pingd.domain import MAX_NAME_LENGTH
 from pingd.domain import MAX_PERIOD_SECONDS
 from pingd.domain import MAX_TEXT_LENGTH
@@ -87,6 +88,10 @@ def _check_input(*, with_unique: bool) -> dict[str, Any]:
         "success_kw": _TEXT,
         "failure_kw": _TEXT,
         "start_kw": _TEXT,
+    }
+    properties["channels"] = {
+        "description": 'Channels this check alerts: "*" for all, or a list of channel ids',
+        "oneOf": [{"const": "*"}, {"type": "array", "items": {"type": "integer"}}],
     }
     if with_unique:
         properties["unique"] = {
@@ -195,6 +200,71 @@ def _schemas() -> dict[str, Any]:
                 "ping_url_base": {"type": "string", "format": "uri"},
             },
         },
+        "Channel": {
+            "type": "object",
+            "required": ["id", "kind", "name", "settings", "created"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "enum": list(CHANNEL_KINDS)},
+                "name": {"type": "string"},
+                "settings": {"type": "object", "description": "Secrets are shown masked"},
+                "created": {"type": "string", "format": "date-time"},
+                "deliveries": {"type": "array", "items": _ref("Delivery")},
+            },
+        },
+        "Delivery": {
+            "type": "object",
+            "required": ["id", "check", "status", "state", "attempts", "next_attempt", "created"],
+            "properties": {
+                "id": {"type": "integer"},
+                "check": {"type": "string", "format": "uuid"},
+                "status": {"type": "string"},
+                "state": {"type": "string", "enum": ["pending", "sent", "failed"]},
+                "attempts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["time", "ok", "error", "duration_ms"],
+                        "properties": {
+                            "time": {"type": "string", "format": "date-time"},
+                            "ok": {"type": "boolean"},
+                            "error": {"type": "string"},
+                            "duration_ms": {"type": "integer"},
+                        },
+                    },
+                },
+                "next_attempt": _TIME,
+                "created": {"type": "string", "format": "date-time"},
+            },
+        },  # fmt: skip
+        "ChannelCreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind"],
+            "properties": {
+                "kind": {"type": "string", "enum": list(CHANNEL_KINDS)},
+                "name": {"type": "string", "maxLength": MAX_NAME_LENGTH},
+                "settings": {"type": "object", "description": "Per kind; see the README"},
+                "all_checks": {"type": "boolean", "description": "Make every check alert it"},
+            },
+        },
+        "ChannelPatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "maxLength": MAX_NAME_LENGTH},
+                "settings": {"type": "object", "description": "Only the given keys change"},
+            },
+        },
+        "TestOutcome": {
+            "type": "object",
+            "required": ["ok", "error", "duration_ms"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "error": {"type": "string"},
+                "duration_ms": {"type": "integer"},
+            },
+        },
         "Status": {
             "type": "object",
             "required": ["status", "version"],
@@ -209,6 +279,8 @@ def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[st
 
 def _paths() -> dict[str, Any]:
     check = {"$ref": "#/components/parameters/check_uuid"}
+    channel = {"name": "channel_id", "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
     one_check = _envelope(_ref("Check"))
     public: list[dict[str, Any]] = [{}]
     body = {
@@ -279,6 +351,36 @@ def _paths() -> dict[str, Any]:
             "The check's status changes, newest first",
             {"200": _json(_envelope({"type": "array", "items": _ref("Flip")}), "Flips"),
              **_errors(403, 404)})},
+        "/v1/channels": {
+            "get": _operation(
+                "List notification channels (read-write key)",
+                {"200": _json(_envelope({"type": "array", "items": _ref("Channel")}),
+                              "Channels"), **_errors(403)}),
+            "post": _operation(
+                "Create a notification channel",
+                {"201": _json(_envelope(_ref("Channel")), "Created"),
+                 **_errors(400, 403, 413, 422)},
+                requestBody={"required": True, "content": {"application/json": {
+                    "schema": _ref("ChannelCreate")}}}),
+        },
+        "/v1/channels/{channel_id}": {
+            "parameters": [channel],
+            "get": _operation("One channel with its recent deliveries and their attempts",
+                              {"200": _json(_envelope(_ref("Channel")), "The channel"),
+                               **_errors(403, 404)}),
+            "patch": _operation(
+                "Rename a channel or change some settings",
+                {"200": _json(_envelope(_ref("Channel")), "The changed channel"),
+                 **_errors(400, 403, 404, 413, 422)},
+                requestBody={"required": True, "content": {"application/json": {
+                    "schema": _ref("ChannelPatch")}}}),
+            "delete": _operation("Delete a channel and its queued deliveries",
+                                 {"200": _json(_envelope(_ref("Channel")), "The deleted channel"),
+                                  **_errors(403, 404)}),
+        },
+        "/v1/channels/{channel_id}/test": {"parameters": [channel], "post": _operation(
+            "Send a test notification now; the outcome is in the answer",
+            {"200": _json(_envelope(_ref("TestOutcome")), "The outcome"), **_errors(403, 404)})},
         "/v1/openapi.json": {"get": _operation(
             "This document",
             {"200": {"description": "The OpenAPI document",
