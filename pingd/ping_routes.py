@@ -157,4 +157,8 @@ class PingRouter:
         size = len(body)
         while chunk := stream.read(_READ_CHUNK_BYTES):
             size += len(chunk)
+            if size > self._max_request_body:
+                raise PayloadTooLarge()
+        if size > self._max_request_body:
+            raise PayloadTooLarge()
         return body, size
