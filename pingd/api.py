@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import Protocol
 
 import falcon
 
@@ -35,7 +36,6 @@ from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
 from pingd.errors import RateLimited
 from pingd.ratelimit import RateLimiter
-from pingd.sandbox import Sandboxes
 from pingd.service import Service
 
 logger = logging.getLogger(__name__)
@@ -72,10 +72,17 @@ def _presented_key(req: falcon.Request) -> str | None:
     return None
 
 
+class SandboxProvider(Protocol):
+    """Gives the developer-mode service of an API key (see pingd.sandbox)."""
+
+    def for_key(self, key_id: int) -> Service:
+        """Return the sandbox service of one API key."""
+
+
 class ApiMiddleware:
     """Request ids, authentication, rate limiting, developer mode and the log line."""
 
-    def __init__(self, service: Service, sandboxes: Sandboxes, limiter: RateLimiter) -> None:
+    def __init__(self, service: Service, sandboxes: SandboxProvider, limiter: RateLimiter) -> None:
         self._service = service
         self._sandboxes = sandboxes
         self._limiter = limiter

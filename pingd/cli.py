@@ -67,12 +67,13 @@ def _print_first_run(config: Config, ping_key: str, api_key: str, *, stream: Any
     )
 
 
-def _open(config: Config, *, banner_stream: Any = sys.stderr) -> tuple[Store, Service]:
+def _open(config: Config, *, banner_stream: Any = None) -> tuple[Store, Service]:
     store = open_store(config)
     service = make_service(config, store, notifier=make_notifier(config))
     boot = service.bootstrap()
     if boot.new_api_key is not None:
-        _print_first_run(config, boot.project.ping_key, boot.new_api_key, stream=banner_stream)
+        stream = sys.stderr if banner_stream is None else banner_stream
+        _print_first_run(config, boot.project.ping_key, boot.new_api_key, stream=stream)
     return store, service
 
 

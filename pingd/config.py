@@ -319,11 +319,12 @@ def _build(values: Mapping[str, tuple[Any, str]], source: str) -> Config:
         if setting.name == "server.base_url":
             value = value.rstrip("/")
         sections[setting.section][field] = value
-    server = sections["server"]
-    if server["max_request_body"] < sections["storage"]["ping_body_limit"]:
+    limit, limit_source = values["storage.ping_body_limit"]
+    largest, largest_source = values["server.max_request_body"]
+    if limit > largest:
         raise ConfigError(
-            "storage.ping_body_limit must not exceed server.max_request_body "
-            f"({sections['storage']['ping_body_limit']} > {server['max_request_body']})"
+            f"storage.ping_body_limit (from {limit_source}) must not exceed "
+            f"server.max_request_body (from {largest_source}): {limit} > {largest}"
         )
     built = {name: _SECTION_CLASSES[name](**fields) for name, fields in sections.items()}
     return Config(**built, source=source)

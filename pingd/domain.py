@@ -174,10 +174,14 @@ def next_expected_ping(check: Check) -> datetime | None:
     # cronsim walks wall-clock time in the check's zone, so a 02:30 job is due
     # at the right instant on both sides of a DST change.
     local = check.last_ping.astimezone(zone)
-    try:
-        return next(CronSim(check.schedule, local)).astimezone(UTC)
-    except StopIteration:  # An expression that never fires again (e.g. 30 Feb).
-        return None
+    # cronsim compares wall-clock times, so for a ping inside the hour that
+    # repeats when DST ends it can return the first pass of that hour, which
+    # is before the ping; skip to the first match truly after it. cronsim
+    # itself stops after a bounded search (an expression like 30 Feb).
+    for candidate in CronSim(check.schedule, local):
+        if candidate > check.last_ping:
+            return candidate.astimezone(UTC)
+    return None
 
 
 def down_after(check: Check) -> datetime | None:

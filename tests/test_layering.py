@@ -1,0 +1,205 @@
+"""The import graph points only down the layers that ARCHITECTURE.md draws.
+
+Every ``pingd`` module is parsed with ``ast`` (nothing is imported), each
+import of another ``pingd`` module becomes an edge between layers, and an
+edge that is not allowed fails with the file, line and the rule it breaks.
+A layer is a top-level module (``pingd/service.py`` is ``service``) or a
+sub-package (every module under ``pingd/notify/`` is ``notify``).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "pingd"
+
+# Which layers each layer may import. "pingd" is the package itself, for
+# __version__; pingd/__init__.py imports nothing, so it may be imported by all.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "config": set(),
+    "migrate": set(),
+    "ratelimit": set(),  # a stdlib-only utility for the API
+    "domain": {"errors"},
+    "store": {"domain"},
+    "service": {"domain", "store", "errors"},
+    # notify reads its SMTP settings as config's frozen dataclass; config is a
+    # stdlib-only leaf, so this adds no edge back up.
+    "notify": {"errors", "domain", "config"},
+    "scheduler": {"service", "domain", "errors", "notify"},
+    "ping_routes": {"service", "errors", "domain"},
+    "api": {"service", "errors", "domain", "config", "ratelimit"},
+    "openapi": {"domain"},  # the API's document, built from the domain's limits
+    # Developer mode builds its own stores and services, as app.py does.
+    "sandbox": {"domain", "store", "migrate", "service", "errors"},
+    "app": {"ping_routes", "api", "errors", "service", "store", "migrate", "config", "domain",
+            "scheduler", "notify", "ratelimit", "sandbox", "openapi"},
+    "cli": {"config", "app", "migrate", "service", "store", "domain", "errors", "scheduler",
+            "notify"},
+    "__main__": {"cli"},
+    "pingd": set(),
+}  # fmt: skip
+ALWAYS_ALLOWED = {"pingd"}
+
+# Third-party and standard-library imports: these layers may use only the
+# standard library (plus what is listed), so they stay readable on their own.
+STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
+               "domain": {"cronsim"}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # a dotted module name
+    line: int
+
+
+def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def exists(module: str, root: Path = PACKAGE.parent) -> bool:
+    path = root.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports_of(path: Path, root: Path = PACKAGE.parent) -> list[Import]:
+    """Return every module that a file imports, resolved to absolute dotted names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[Import] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [Import(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                # "from pingd import domain" imports a module; "from pingd import
+                # __version__" imports a name from the package.
+                candidate = f"{base}.{alias.name}"
+                found.append(Import(candidate if exists(candidate, root) else base, node.lineno))
+    return found
+
+
+def pingd_modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def ids(path: Path) -> str:
+    return str(path.relative_to(PACKAGE.parent))
+
+
+MODULES = pingd_modules()
+
+
+def test_it_finds_the_modules_it_checks() -> None:
+    names = {module_name(path) for path in MODULES}
+    assert {"pingd.domain", "pingd.service", "pingd.store", "pingd.cli"} <= names
+
+
+@pytest.mark.parametrize("path", MODULES, ids=ids)
+def test_it_knows_the_layer_of_every_module(path: Path) -> None:
+    layer = layer_of(module_name(path))
+    assert layer in ALLOWED, (
+        f"{ids(path)} is in layer {layer!r}, which tests/test_layering.py does not know: "
+        "add it to ALLOWED with the layers it may import"
+    )
+
+
+@pytest.mark.parametrize("path", MODULES, ids=ids)
+def test_it_imports_only_allowed_layers(path: Path) -> None:
+    source = layer_of(module_name(path))
+    allowed = ALLOWED.get(source, set()) | ALWAYS_ALLOWED | {source}
+    problems = []
+    for imp in imports_of(path):
+        if imp.target != "pingd" and not imp.target.startswith("pingd."):
+            continue
+        target = layer_of(imp.target)
+        if target not in allowed:
+            permitted = ", ".join(sorted(ALLOWED.get(source, set()))) or "nothing in pingd"
+            problems.append(
+                f"{ids(path)}:{imp.line} imports {imp.target}: edge {source} -> {target} "
+                f"is not allowed ({source} may import {permitted})"
+            )
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if layer_of(module_name(p)) in STDLIB_ONLY],
+    ids=ids,
+)
+def test_it_keeps_the_lowest_layers_on_the_standard_library(path: Path) -> None:
+    layer = layer_of(module_name(path))
+    extra = STDLIB_ONLY[layer]
+    outside = [
+        f"{ids(path)}:{imp.line} imports {imp.target}"
+        for imp in imports_of(path)
+        if not imp.target.startswith("pingd")
+        and imp.target.split(".")[0] not in sys.stdlib_module_names
+        and imp.target.split(".")[0] not in extra
+    ]
+    assert outside == [], (
+        f"{layer} may use only the standard library"
+        + (f" and {', '.join(sorted(extra))}" if extra else "")
+        + ":\n"
+        + "\n".join(outside)
+    )
+
+
+def test_it_keeps_the_domain_free_of_web_and_database_libraries() -> None:
+    targets = {imp.target.split(".")[0] for imp in imports_of(PACKAGE / "domain.py")}
+    assert targets & {"falcon", "waitress", "sqlite3", "webtest"} == set()
+
+
+def test_it_resolves_absolute_relative_and_package_imports(tmp_path: Path) -> None:
+    notify = tmp_path / "pingd" / "notify"
+    notify.mkdir(parents=True)
+    (tmp_path / "pingd" / "__init__.py").write_text("__version__ = '1'\n")
+    (tmp_path / "pingd" / "errors.py").write_text("")
+    (tmp_path / "pingd" / "config.py").write_text("")
+    (notify / "base.py").write_text("")
+    (notify / "__init__.py").write_text("from . import base\nfrom .base import Field\n")
+    (notify / "email.py").write_text(
+        "import json\n"
+        "from pingd import __version__\n"
+        "from pingd import errors\n"
+        "from pingd.config import SmtpConfig\n"
+        "from .base import Message\n"
+        "from .. import config\n"
+        "def late():\n"
+        "    import pingd.errors\n"
+    )
+    found = [(imp.target, imp.line) for imp in imports_of(notify / "email.py", tmp_path)]
+    assert found == [
+        ("json", 1),
+        ("pingd", 2),
+        ("pingd.errors", 3),
+        ("pingd.config", 4),
+        ("pingd.notify.base", 5),
+        ("pingd.config", 6),
+        ("pingd.errors", 8),
+    ]
+    package = [imp.target for imp in imports_of(notify / "__init__.py", tmp_path)]
+    assert package == ["pingd.notify.base", "pingd.notify.base"]
+    assert module_name(notify / "__init__.py", tmp_path) == "pingd.notify"
+    assert layer_of("pingd.notify.email") == "notify"
+    assert layer_of("pingd") == "pingd"
