@@ -366,7 +366,7 @@ class PingBodyResource(_Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, check_uuid: str, n: str) -> None:
         check = _find(req, check_uuid)
-        if not n.isdigit() or len(n) > 18:
+        if not _ID.fullmatch(n):
             raise NotFound("no such ping")
         resp.data = _service(req).get_ping_body(check.id, int(n))
         resp.content_type = "text/plain; charset=utf-8"
@@ -380,8 +380,11 @@ class FlipsResource(_Resource):
         _ok(req, resp, [self._serialize.flip(flip) for flip in _service(req).list_flips(check.id)])
 
 
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "٣".
+
+
 def _channel_id(channel_id: str) -> int:
-    if not channel_id.isdigit() or len(channel_id) > 18:
+    if not _ID.fullmatch(channel_id):
         raise ChannelNotFound()
     return int(channel_id)
 

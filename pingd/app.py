@@ -76,7 +76,8 @@ def make_service(
     return Service(
         store,
         clock,
-        ping_log_limit=config.storage.ping_log_limit,
+        # The store prunes to its own limit; listing must agree with it.
+        ping_log_limit=store.ping_log_limit,
         max_checks=config.limits.max_checks,
         notifier=notifier,
     )

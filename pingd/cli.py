@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -262,7 +263,7 @@ cmd_check_rm = _check_command(Service.delete_check, "deleted")
 
 
 def _channel_ref(text: str) -> int:
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise CliError(f"{text!r} is not a channel id (see `pingd channel list`)")
     return int(text)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -58,7 +59,7 @@ def _one_of(*choices: str) -> Callable[[Any], str | None]:
 def parse_listen_address(text: str) -> tuple[str, int]:
     """Split ``HOST:PORT`` or ``[V6]:PORT`` into host and port, or raise ValueError."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not host or not port_text.isdigit():
+    if not sep or not host or not re.fullmatch(r"[0-9]{1,5}", port_text):
         raise ValueError(f"{text!r} is not HOST:PORT")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

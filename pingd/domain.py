@@ -260,6 +260,7 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
     if missed is not None:
         flips.append(missed)
         check = dataclasses.replace(check, status="down")
+        changes["status"] = "down"
     if ping.kind == "start":
         changes.update(last_start=now, last_start_rid=ping.rid)
     elif ping.kind in ("success", "fail"):
@@ -274,6 +275,9 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
         if new_status != check.status:
             flips.append(_flip(check, new_status, now, "fail" if ping.kind == "fail" else ""))
         changes["status"] = new_status
+    if ping.kind in ("log", "ign") and missed is None:
+        # Nothing that decides the deadline changed.
+        return PingOutcome(dataclasses.replace(check, **changes), ping, ())
     updated = dataclasses.replace(check, **changes)
     updated = dataclasses.replace(updated, alert_after=down_after(updated))
     return PingOutcome(updated, ping, tuple(flips))

@@ -660,7 +660,7 @@ class Service:
             ua=request.ua[: domain.MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
         )  # fmt: skip
         outcome = domain.apply_ping(check, ping, now)
-        store.update_check(conn, outcome.check)
+        store.update_check_state(conn, outcome.check)
         store.insert_ping(conn, ping)
         for flip in outcome.flips:
             store.insert_flip(conn, flip)

@@ -48,7 +48,10 @@ def to_db_time(value: datetime | None) -> str | None:
     """Format an aware datetime as fixed-width UTC text that sorts correctly."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # Always with microseconds, so that every value has the same width.
+    return value.isoformat(timespec="microseconds")
 
 
 def from_db_time(value: str | None) -> datetime | None:
@@ -90,7 +93,10 @@ class _Job:
 
     def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         self.fn = fn
-        self.done = threading.Event()
+        # A lock taken now and released by the writer is a cheaper one-shot
+        # latch than threading.Event, and this is on every ping's path.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -132,7 +138,7 @@ class Store:
         """Run ``fn`` in the writer's transaction and return once it is committed."""
         job = _Job(fn)
         self._queue.put(job)
-        job.done.wait()
+        job.done.acquire()
         if job.error is not None:
             raise job.error
         result: T = job.result
@@ -193,26 +199,44 @@ class Store:
                 return
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        # Optimistically run the whole group in one transaction without a
+        # savepoint per job. Should any job fail, undo the group and run it
+        # again with savepoints, so that the failure undoes only its own job.
+        # Jobs are functions of the database alone, so running one again
+        # after a rollback is safe.
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    job.result = job.fn(conn)
-                except Exception as ex:
-                    job.error = ex
-                    conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-            conn.execute("COMMIT")
+            if not self._run_group(conn, batch, isolate=False):
+                self._run_group(conn, batch, isolate=True)
         except Exception as ex:
-            # Nothing of this batch reached the disk: every caller must hear so.
+            # Nothing of this group reached the disk: every caller must hear so.
             logger.exception("write batch of %d failed", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in batch:
                 job.result, job.error = None, ex
         for job in batch:
-            job.done.set()
+            job.done.release()
+
+    @staticmethod
+    def _run_group(conn: sqlite3.Connection, batch: list[_Job], *, isolate: bool) -> bool:
+        """Run jobs in one transaction; without ``isolate``, give up at the first error."""
+        conn.execute("BEGIN IMMEDIATE")
+        for job in batch:
+            job.result, job.error = None, None
+            if isolate:
+                conn.execute("SAVEPOINT job")
+            try:
+                job.result = job.fn(conn)
+            except Exception as ex:
+                if not isolate:
+                    conn.execute("ROLLBACK")
+                    return False
+                job.error = ex
+                conn.execute("ROLLBACK TO job")
+            if isolate:
+                conn.execute("RELEASE job")
+        conn.execute("COMMIT")
+        return True
 
     def _run_deferred(self, conn: sqlite3.Connection) -> None:
         with self._deferred_lock:
@@ -401,6 +425,19 @@ def update_check(conn: sqlite3.Connection, check: Check) -> None:
     """Write every field of a check back."""
     assignments = ", ".join(f'"{c}" = :{c}' for c in _CHECK_COLUMNS)
     conn.execute(f"UPDATE checks SET {assignments} WHERE id = :id", _check_params(check))
+
+
+def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
+    """Write back only what a ping changes: the check's state, not its settings."""
+    conn.execute(
+        "UPDATE checks SET status = ?, n_pings = ?, last_ping = ?, last_start = ?,"
+        " last_start_rid = ?, last_duration = ?, alert_after = ? WHERE id = ?",
+        (
+            check.status, check.n_pings, to_db_time(check.last_ping),
+            to_db_time(check.last_start), check.last_start_rid, check.last_duration,
+            to_db_time(check.alert_after), check.id,
+        ),
+    )  # fmt: skip
 
 
 def delete_check(conn: sqlite3.Connection, check_id: int) -> None:
