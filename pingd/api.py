@@ -109,7 +109,9 @@ class ApiMiddleware:
     ) -> None:
         if resource is None or not is_api_path(req.path):
             return
-        needed = getattr(resource, "access", {}).get(req.method, READ)
+        # OPTIONS (a CORS preflight, or a client asking what it may do) carries
+        # no key and reveals nothing beyond the Allow header.
+        needed = NONE if req.method == "OPTIONS" else resource.access.get(req.method, READ)
         key = req.context.api_key
         if needed != NONE:
             if req.context.presented_key is None:
@@ -125,9 +127,13 @@ class ApiMiddleware:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
         request_id = getattr(req.context, "request_id", None)
-        if request_id is None:
+        if request_id is None or not is_api_path(req.path):
             return
         resp.set_header("X-Request-Id", request_id)
+        if req.method == "OPTIONS" and req_succeeded and resp.media is None and not resp.text:
+            allowed = [m.strip() for m in (resp.get_header("Allow") or "").split(",") if m]
+            resp.media = {"data": {"allow": allowed}, "requestId": request_id}
+            resp.content_type = falcon.MEDIA_JSON
         if req.context.dev:
             resp.set_header("X-Developer-Mode", "true")
         key = req.context.api_key
@@ -158,12 +164,40 @@ def _read_json(req: falcon.Request) -> dict[str, Any]:
     if not raw.strip():
         raise BadRequest("the request needs a JSON body", code="MISSING_BODY")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request body is not valid JSON", code="INVALID_JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"})
+    field = _field_with_surrogate(data)
+    if field is not None:
+        raise InvalidInput({field: "must be valid Unicode text (it holds a lone surrogate)"})
     return data
+
+
+def _field_with_surrogate(value: Any, field: str = "body") -> str | None:
+    """Name the first field whose text JSON allows but UTF-8 cannot encode ("\\ud800")."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return field
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key if field == "body" else f"{field}.{key}"
+            found = _field_with_surrogate(key, name) or _field_with_surrogate(item, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            if found := _field_with_surrogate(item, field):
+                return found
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which are not JSON.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _service(req: falcon.Request) -> Service:

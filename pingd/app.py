@@ -85,6 +85,7 @@ def make_service(
 
 def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
     request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
+    req.context.request_id = request_id
     body: dict[str, Any] = {"error": ex.message, "errorCode": ex.code, "requestId": request_id}
     fields = getattr(ex, "fields", None)
     if fields is not None:
@@ -134,15 +135,21 @@ def _handle_http_error(
     req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
 ) -> None:
     _render(req, resp, _from_http_error(ex))
+    # Keep what Falcon says about the request, such as the Allow of a 405.
+    headers = ex.headers or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    for name, value in pairs:
+        resp.set_header(name, value)
 
 
 def _handle_unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
 ) -> None:
     request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
-    req.context.request_id = request_id
     logger.exception("unexpected error on %s %s requestId=%s", req.method, req.path, request_id)
     _render(req, resp, PingdError())
+    if is_api_path(req.path):
+        resp.set_header("X-Request-Id", request_id)
 
 
 def create_app(

@@ -316,14 +316,24 @@ def _type_problem(field: str, value: Any) -> str | None:
     return None
 
 
-def validate_check_input(data: dict[str, Any], *, extra: tuple[str, ...] = ()) -> dict[str, str]:
+def normalize_check_input(data: dict[str, Any]) -> dict[str, Any]:
+    """Return check input with whole-number floats (3600.0) as ints, as JSON Schema allows."""
+    return {
+        field: int(value)
+        if field in _INT_FIELDS and isinstance(value, float) and value.is_integer()
+        else value
+        for field, value in data.items()
+    }
+
+
+def validate_check_input(data: dict[str, Any]) -> dict[str, str]:
     """Return per-field problems with check fields from the API (types, ranges, values)."""
-    known = (*_STRING_FIELDS, *_INT_FIELDS, *_BOOL_FIELDS, *extra)
+    known = (*_STRING_FIELDS, *_INT_FIELDS, *_BOOL_FIELDS)
     problems: dict[str, str] = {}
     for field, value in data.items():
         if field not in known:
             problems[field] = "unknown field"
-        elif field not in extra and (problem := _type_problem(field, value)) is not None:
+        elif (problem := _type_problem(field, value)) is not None:
             problems[field] = problem
     if problems:
         return problems

@@ -46,6 +46,7 @@ from pingd.store import Store
 
 Clock = Callable[[], datetime]
 
+_NOT_GIVEN = object()
 PING_KEY_ALPHABET = string.ascii_lowercase + string.digits
 PING_KEY_LENGTH = 22
 API_KEY_PREFIX_LENGTH = 12
@@ -231,8 +232,8 @@ class Service:
         Return the check and whether it was created.
         """
         fields = dict(fields)
-        channels = fields.pop("channels", None)
-        _validate(fields)
+        channels = fields.pop("channels", _NOT_GIVEN)
+        fields = _validate(fields)
         project = self.project()
 
         def run(conn: sqlite3.Connection) -> tuple[Check, bool]:
@@ -264,8 +265,8 @@ class Service:
     def update_check(self, check_id: int, fields: dict[str, Any]) -> Check:
         """Change the given fields of a check and return it."""
         fields = dict(fields)
-        channels = fields.pop("channels", None)
-        _validate(fields)
+        channels = fields.pop("channels", _NOT_GIVEN)
+        fields = _validate(fields)
 
         def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
             channel_ids = self._resolve_channels(conn, check.project_id, channels)
@@ -279,7 +280,7 @@ class Service:
         self, conn: sqlite3.Connection, project_id: int, channels: object
     ) -> list[int] | None:
         """Turn the ``channels`` input ("*" or a list of ids) into channel ids."""
-        if channels is None:
+        if channels is _NOT_GIVEN:
             return None
         known = [channel.id for channel in store.list_channels(conn, project_id)]
         if channels == "*":
@@ -668,10 +669,13 @@ class Service:
         return PingResult(created, outcome.check, ping, outcome.flips)
 
 
-def _validate(fields: dict[str, Any]) -> None:
+def _validate(fields: dict[str, Any]) -> dict[str, Any]:
+    """Return the fields normalised, or raise InvalidInput naming every problem."""
+    fields = domain.normalize_check_input(fields)
     problems = domain.validate_check_input(fields)
     if problems:
         raise InvalidInput(problems)
+    return fields
 
 
 def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
