@@ -101,7 +101,8 @@ class ApiMiddleware:
         wait = self._limiter.acquire(identity)
         if wait:
             raise RateLimited(wait)
-        if key is not None:
+        # Developer mode never writes the real database, not even last-used.
+        if key is not None and not req.context.dev:
             self._service.record_key_use(key.id)
 
     def process_resource(
@@ -230,7 +231,9 @@ class _Serializer:
             grace=check.grace,
             n_pings=check.n_pings,
             last_ping=format_time(check.last_ping),
-            next_ping=format_time(domain.next_expected_ping(check)),
+            next_ping=None
+            if check.status == "paused"
+            else format_time(domain.next_expected_ping(check)),
             last_duration=duration,
             manual_resume=check.manual_resume,
             methods=check.methods,
