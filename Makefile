@@ -30,8 +30,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff format pingd tests bench
 	$(BIN)/ruff check --fix pingd tests bench
 
-bench: $(STAMP)  ## Benchmarks against a bare Falcon baseline (see BENCHMARKS.md).
+bench: $(STAMP)  ## Benchmarks against a bare Falcon baseline, then the soak test (BENCHMARKS.md).
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py
+	$(BIN)/pytest -q -m slow -s tests/test_soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
