@@ -693,9 +693,17 @@ def _delivery_from_row(row: sqlite3.Row) -> Delivery:
 
 
 def list_due_deliveries(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Delivery]:
-    """Return pending deliveries whose next attempt is due, oldest first."""
+    """Return the oldest due delivery of each channel, oldest first.
+
+    One per channel, so that a backlog on one channel (say a hanging one)
+    cannot fill the list and keep other channels waiting.
+    """
     rows = conn.execute(
-        "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt <= ?"
+        "SELECT * FROM deliveries WHERE id IN ("
+        " SELECT id FROM (SELECT id, row_number() OVER"
+        "  (PARTITION BY channel_id ORDER BY next_attempt, id) AS place"
+        "  FROM deliveries WHERE state = 'pending' AND next_attempt <= ?)"
+        " WHERE place = 1)"
         " ORDER BY next_attempt, id LIMIT ?",
         (to_db_time(now), limit),
     ).fetchall()

@@ -24,6 +24,7 @@ from pingd.notify import pushover
 from pingd.notify import slack
 from pingd.notify import telegram
 from pingd.notify import webhook
+from pingd.notify.base import NotifyError
 from pingd.notify.base import mask_settings
 from pingd.notify.base import render_message
 from pingd.notify.base import validate_settings
@@ -68,4 +69,11 @@ class Notifier:
     def send(self, channel: Channel, event: dict[str, Any]) -> None:
         """Deliver one alert event through a channel; raise NotifyError on failure."""
         message = render_message(event, self._base_url)
-        KINDS[channel.kind].send(channel.settings, message, smtp=self._smtp)
+        try:
+            KINDS[channel.kind].send(channel.settings, message, smtp=self._smtp)
+        except NotifyError:
+            raise
+        except Exception as ex:
+            # Library errors may quote the URL or a token (http.client's
+            # InvalidURL does); keep only the kind of failure.
+            raise NotifyError(f"{channel.kind} failed: {type(ex).__name__}") from None

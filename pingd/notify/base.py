@@ -6,6 +6,7 @@ a URL, a token or a header value: only the kind of failure and the status.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -87,6 +88,12 @@ def _field_problem(field: Field, value: Any) -> str | None:
         return f"must be one of {', '.join(map(str, field.choices))}"
     if field.url and value and not value.startswith(("http://", "https://")):
         return "must be an http:// or https:// URL"
+    if (
+        (field.url or field.secret)
+        and isinstance(value, str)
+        and any(ch.isspace() or ord(ch) < 32 for ch in value)
+    ):
+        return "must not contain spaces or control characters (URL-encode them)"
     if field.required and value in ("", {}):
         return "must not be empty"
     return None
@@ -167,17 +174,23 @@ def http_request(
     timeout: float = HTTP_TIMEOUT_SECONDS,
 ) -> int:
     """Send one HTTP request; raise NotifyError unless the answer is 2xx."""
-    request = urllib.request.Request(url, data=body, method=method)
+    host = urllib.parse.urlsplit(url).hostname or "the server"
+    try:
+        request = urllib.request.Request(url, data=body, method=method)
+    except ValueError:
+        raise NotifyError(f"invalid URL for {host}") from None
     request.add_header("User-Agent", USER_AGENT)
     for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    host = urllib.parse.urlsplit(url).hostname or "the server"
+        # Header values travel as Latin-1; replace what it cannot carry.
+        request.add_header(name, value.encode("latin-1", "replace").decode("latin-1"))
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             response.read(65536)
             status: int = response.status
     except urllib.error.HTTPError as ex:
         raise NotifyError(f"{host} answered HTTP {ex.code}") from None
+    except http.client.HTTPException as ex:  # e.g. InvalidURL, which quotes the URL
+        raise NotifyError(f"invalid request to {host}: {type(ex).__name__}") from None
     except TimeoutError:
         raise NotifyError(f"{host} did not answer within {timeout:g} s") from None
     except (urllib.error.URLError, OSError, ValueError) as ex:

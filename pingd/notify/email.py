@@ -36,7 +36,8 @@ def send(settings: dict[str, Any], message: Message, *, smtp: SmtpConfig, **_: A
     if not smtp.host:
         raise NotifyError("smtp.host is not configured")
     mail = EmailMessage()
-    mail["Subject"] = message.title
+    # A header cannot hold a line break, and a check's name may.
+    mail["Subject"] = " ".join(message.title.split())
     mail["From"] = smtp.from_
     mail["To"] = ", ".join(recipients(settings))
     mail.set_content(message.text)
