@@ -166,11 +166,13 @@ def _read_json(req: falcon.Request) -> dict[str, Any]:
         raise BadRequest("the request needs a JSON body", code="MISSING_BODY")
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
+        field = _field_with_surrogate(data)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request body is not valid JSON", code="INVALID_JSON") from None
+    except RecursionError:  # [[[[…]]]] deeper than Python's stack
+        raise BadRequest("the request body is nested too deeply", code="INVALID_JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"})
-    field = _field_with_surrogate(data)
     if field is not None:
         raise InvalidInput({field: "must be valid Unicode text (it holds a lone surrogate)"})
     return data
@@ -185,7 +187,10 @@ def _field_with_surrogate(value: Any, field: str = "body") -> str | None:
             return field
     elif isinstance(value, dict):
         for key, item in value.items():
-            name = key if field == "body" else f"{field}.{key}"
+            # Name the field in text that can be sent back, even if the key
+            # itself is the broken part.
+            shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+            name = shown if field == "body" else f"{field}.{shown}"
             found = _field_with_surrogate(key, name) or _field_with_surrogate(item, name)
             if found:
                 return found

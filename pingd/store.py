@@ -28,6 +28,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 from typing import TypeVar
+from typing import cast
 
 from pingd.domain import Channel
 from pingd.domain import Check
@@ -42,6 +43,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10000
 MAX_BATCH_JOBS = 512
 PRUNE_INTERVAL_SECONDS = 1.0
+MAX_REMEMBERED_CHECKS = 2000
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -59,9 +61,44 @@ def from_db_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def connect(path: str) -> sqlite3.Connection:
+class WriterConnection(sqlite3.Connection):
+    """The writer thread's connection, which remembers the checks it has read or written.
+
+    Every write in this process goes through this one connection, so its
+    memory of a check is current unless another process (a ``pingd`` CLI
+    command) committed, which ``PRAGMA data_version`` reveals at the start of
+    every transaction. Anything rolled back is forgotten. The cache spares the
+    ping path a query and a row conversion per ping.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checks_by_uuid: dict[str, Check] = {}
+        self.uuids_by_slug: dict[tuple[int, str], list[str]] = {}
+        self.data_version = -1
+
+    def forget_checks(self) -> None:
+        """Drop every remembered check."""
+        self.checks_by_uuid.clear()
+        self.uuids_by_slug.clear()
+
+    def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE, then forget the checks if another process wrote meanwhile."""
+        self.execute("BEGIN IMMEDIATE")
+        version = int(self.execute("PRAGMA data_version").fetchone()[0])
+        if version != self.data_version:
+            self.forget_checks()
+            self.data_version = version
+
+
+def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
     """Open a connection with pingd's pragmas; transactions are explicit."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=WriterConnection if writer else sqlite3.Connection,
+    )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -126,7 +163,9 @@ class Store:
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._deferred_lock = threading.Lock()
         self._deferred: dict[Hashable, Callable[[sqlite3.Connection], object]] = {}
-        self._writer_conn = connect(":memory:" if in_memory else path)
+        self._writer_conn = cast(
+            WriterConnection, connect(":memory:" if in_memory else path, writer=True)
+        )
         if init is not None:
             init(self._writer_conn)
         self._thread = threading.Thread(target=self._run, name="pingd-writer", daemon=True)
@@ -198,7 +237,7 @@ class Store:
             if stopping:
                 return
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _commit_batch(self, conn: WriterConnection, batch: list[_Job]) -> None:
         # Optimistically run the whole group in one transaction without a
         # savepoint per job. Should any job fail, undo the group and run it
         # again with savepoints, so that the failure undoes only its own job.
@@ -210,6 +249,7 @@ class Store:
         except Exception as ex:
             # Nothing of this group reached the disk: every caller must hear so.
             logger.exception("write batch of %d failed", len(batch))
+            conn.forget_checks()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in batch:
@@ -218,9 +258,9 @@ class Store:
             job.done.release()
 
     @staticmethod
-    def _run_group(conn: sqlite3.Connection, batch: list[_Job], *, isolate: bool) -> bool:
+    def _run_group(conn: WriterConnection, batch: list[_Job], *, isolate: bool) -> bool:
         """Run jobs in one transaction; without ``isolate``, give up at the first error."""
-        conn.execute("BEGIN IMMEDIATE")
+        conn.begin_immediate()
         for job in batch:
             job.result, job.error = None, None
             if isolate:
@@ -228,6 +268,9 @@ class Store:
             try:
                 job.result = job.fn(conn)
             except Exception as ex:
+                # What the job (or the group) wrote is undone: so is what
+                # the connection remembers of it.
+                conn.forget_checks()
                 if not isolate:
                     conn.execute("ROLLBACK")
                     return False
@@ -238,7 +281,7 @@ class Store:
         conn.execute("COMMIT")
         return True
 
-    def _run_deferred(self, conn: sqlite3.Connection) -> None:
+    def _run_deferred(self, conn: WriterConnection) -> None:
         with self._deferred_lock:
             pending, self._deferred = self._deferred, {}
         if not pending:
@@ -249,6 +292,7 @@ class Store:
                     fn(conn)
         except Exception:
             logger.exception("deferred housekeeping failed; will retry")
+            conn.forget_checks()
             with self._deferred_lock:
                 self._deferred = pending | self._deferred
 
@@ -412,19 +456,32 @@ def _check_params(check: Check) -> dict[str, Any]:
     return params
 
 
+def _remember(conn: sqlite3.Connection, check: Check, *, slug_changed: bool) -> None:
+    if isinstance(conn, WriterConnection):
+        if len(conn.checks_by_uuid) >= MAX_REMEMBERED_CHECKS:
+            conn.forget_checks()  # Bounded memory; the hot checks come back at once.
+        conn.checks_by_uuid[check.uuid] = check
+        if slug_changed:
+            conn.uuids_by_slug.clear()
+
+
 def insert_check(conn: sqlite3.Connection, check: Check) -> Check:
     """Insert a new check (its id is ignored) and return it with its id."""
     columns = ", ".join(f'"{c}"' for c in _CHECK_COLUMNS)
     names = ", ".join(f":{c}" for c in _CHECK_COLUMNS)
     cursor = conn.execute(f"INSERT INTO checks ({columns}) VALUES ({names})", _check_params(check))
     assert cursor.lastrowid is not None
-    return get_check_by_id(conn, cursor.lastrowid)  # type: ignore[return-value]
+    inserted = get_check_by_id(conn, cursor.lastrowid)
+    assert inserted is not None
+    _remember(conn, inserted, slug_changed=True)
+    return inserted
 
 
 def update_check(conn: sqlite3.Connection, check: Check) -> None:
     """Write every field of a check back."""
     assignments = ", ".join(f'"{c}" = :{c}' for c in _CHECK_COLUMNS)
     conn.execute(f"UPDATE checks SET {assignments} WHERE id = :id", _check_params(check))
+    _remember(conn, check, slug_changed=True)
 
 
 def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
@@ -438,11 +495,14 @@ def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
             to_db_time(check.alert_after), check.id,
         ),
     )  # fmt: skip
+    _remember(conn, check, slug_changed=False)
 
 
 def delete_check(conn: sqlite3.Connection, check_id: int) -> None:
     """Delete a check with its pings and flips."""
     conn.execute("DELETE FROM checks WHERE id = ?", (check_id,))
+    if isinstance(conn, WriterConnection):
+        conn.forget_checks()
 
 
 def get_check_by_id(conn: sqlite3.Connection, check_id: int) -> Check | None:
@@ -453,19 +513,36 @@ def get_check_by_id(conn: sqlite3.Connection, check_id: int) -> Check | None:
 
 def get_check_by_uuid(conn: sqlite3.Connection, uuid: str) -> Check | None:
     """Return the check with this UUID (lowercase, dashed)."""
+    if isinstance(conn, WriterConnection) and uuid in conn.checks_by_uuid:
+        return conn.checks_by_uuid[uuid]
     row = conn.execute("SELECT * FROM checks WHERE uuid = ?", (uuid,)).fetchone()
-    return None if row is None else _check_from_row(row)
+    if row is None:
+        return None
+    check = _check_from_row(row)
+    _remember(conn, check, slug_changed=False)
+    return check
 
 
 def get_checks_by_slug(
     conn: sqlite3.Connection, project_id: int, slug: str, limit: int = 2
 ) -> list[Check]:
     """Return up to ``limit`` checks of a project that have this slug."""
+    if isinstance(conn, WriterConnection):
+        uuids = conn.uuids_by_slug.get((project_id, slug))
+        if uuids is not None and len(uuids) <= limit:
+            cached = [conn.checks_by_uuid.get(uuid) for uuid in uuids]
+            if all(check is not None for check in cached):
+                return cast(list[Check], cached)
     rows = conn.execute(
         "SELECT * FROM checks WHERE project_id = ? AND slug = ? ORDER BY id LIMIT ?",
         (project_id, slug, limit),
     ).fetchall()
-    return [_check_from_row(row) for row in rows]
+    checks = [_check_from_row(row) for row in rows]
+    if isinstance(conn, WriterConnection):
+        for check in checks:
+            _remember(conn, check, slug_changed=False)
+        conn.uuids_by_slug[(project_id, slug)] = [check.uuid for check in checks]
+    return checks
 
 
 def list_checks(conn: sqlite3.Connection, project_id: int) -> list[Check]:
