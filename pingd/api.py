@@ -82,16 +82,26 @@ class SandboxProvider(Protocol):
 class ApiMiddleware:
     """Request ids, authentication, rate limiting, developer mode and the log line."""
 
-    def __init__(self, service: Service, sandboxes: SandboxProvider, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        service: Service,
+        sandboxes: SandboxProvider,
+        limiter: RateLimiter,
+        *,
+        max_request_body: int,
+    ) -> None:
         self._service = service
         self._sandboxes = sandboxes
         self._limiter = limiter
+        # API bodies are capped at 64 KiB, or lower if the server's limit is.
+        self._max_body = min(MAX_API_BODY_BYTES, max_request_body)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not is_api_path(req.path):
             return
         req.context.request_id = str(uuid.uuid4())
         req.context.started = time.perf_counter()
+        req.context.max_body = self._max_body
         req.context.dev = (req.get_header("X-Developer-Mode") or "").strip().lower() == "true"
         presented = _presented_key(req)
         req.context.presented_key = presented
@@ -157,11 +167,12 @@ def _ok(req: falcon.Request, resp: falcon.Response, data: Any, status: int = 200
 
 def _read_json(req: falcon.Request) -> dict[str, Any]:
     length = req.content_length
-    if length is not None and length > MAX_API_BODY_BYTES:
-        raise PayloadTooLarge(f"request body is larger than {MAX_API_BODY_BYTES} bytes")
-    raw = req.bounded_stream.read(MAX_API_BODY_BYTES + 1)
-    if len(raw) > MAX_API_BODY_BYTES:
-        raise PayloadTooLarge(f"request body is larger than {MAX_API_BODY_BYTES} bytes")
+    limit: int = req.context.max_body
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     if not raw.strip():
         raise BadRequest("the request needs a JSON body", code="MISSING_BODY")
     try:

@@ -173,7 +173,12 @@ def create_app(
     )
     limiter = RateLimiter(config.api.rate_per_second, config.api.burst, clock=monotonic)
     app = falcon.App(
-        media_type=falcon.MEDIA_JSON, middleware=[ApiMiddleware(service, sandboxes, limiter)]
+        media_type=falcon.MEDIA_JSON,
+        middleware=[
+            ApiMiddleware(
+                service, sandboxes, limiter, max_request_body=config.server.max_request_body
+            )
+        ],
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = False

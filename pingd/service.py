@@ -422,7 +422,7 @@ class Service:
 
     def record_ping(self, request: PingRequest) -> PingResult:
         """Record a ping durably and apply it to its check; raise if it has no check."""
-        result = self._store.write(lambda conn: self._record_ping(conn, request))
+        result = self._store.write(lambda conn: self._record_ping(conn, request), hot=True)
         if result.check.n_pings > self._ping_log_limit:
             self._store.request_prune(result.check.id)
         if any(domain.notifies(flip) for flip in result.flips):

@@ -76,19 +76,40 @@ class WriterConnection(sqlite3.Connection):
         self.checks_by_uuid: dict[str, Check] = {}
         self.uuids_by_slug: dict[tuple[int, str], list[str]] = {}
         self.data_version = -1
+        # While a ping job runs, its writes are queued here (by statement) and
+        # sent with one executemany per statement: each execute() gives up the
+        # GIL and waits to get it back, which under load costs more than the
+        # SQL itself. Reads of checks come from the memory above, which every
+        # staged write updates at once, so jobs still see their own writes.
+        self.staging = False
+        self.staged: dict[str, list[tuple[Any, ...]]] = {}
 
     def forget_checks(self) -> None:
-        """Drop every remembered check."""
+        """Drop every remembered check and anything staged."""
         self.checks_by_uuid.clear()
         self.uuids_by_slug.clear()
+        self.staged.clear()
 
     def begin_immediate(self) -> None:
         """BEGIN IMMEDIATE, then forget the checks if another process wrote meanwhile."""
         self.execute("BEGIN IMMEDIATE")
         version = int(self.execute("PRAGMA data_version").fetchone()[0])
-        if version != self.data_version:
+        if version != self.data_version or len(self.checks_by_uuid) > MAX_REMEMBERED_CHECKS:
             self.forget_checks()
             self.data_version = version
+
+    def write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Execute a write now, or queue it while staging."""
+        if self.staging:
+            self.staged.setdefault(sql, []).append(params)
+        else:
+            self.execute(sql, params)
+
+    def flush(self) -> None:
+        """Send every staged write, statement by statement, in the order first staged."""
+        staged, self.staged = self.staged, {}
+        for sql, rows in staged.items():
+            self.executemany(sql, rows)
 
 
 def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
@@ -126,10 +147,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 class _Job:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("fn", "hot", "done", "result", "error")
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any], hot: bool = False) -> None:
         self.fn = fn
+        self.hot = hot
         # A lock taken now and released by the writer is a cheaper one-shot
         # latch than threading.Event, and this is on every ping's path.
         self.done = threading.Lock()
@@ -173,9 +195,13 @@ class Store:
 
     # -- writing ---------------------------------------------------------
 
-    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the writer's transaction and return once it is committed."""
-        job = _Job(fn)
+    def write(self, fn: Callable[[sqlite3.Connection], T], *, hot: bool = False) -> T:
+        """Run ``fn`` in the writer's transaction and return once it is committed.
+
+        ``hot`` marks the ping path: its writes to checks and pings may be
+        staged and sent together with the group's (see WriterConnection).
+        """
+        job = _Job(fn, hot)
         self._queue.put(job)
         job.done.acquire()
         if job.error is not None:
@@ -266,7 +292,13 @@ class Store:
             if isolate:
                 conn.execute("SAVEPOINT job")
             try:
-                job.result = job.fn(conn)
+                if not job.hot:
+                    conn.flush()  # Other jobs read the tables directly.
+                conn.staging = job.hot and not isolate
+                try:
+                    job.result = job.fn(conn)
+                finally:
+                    conn.staging = False
             except Exception as ex:
                 # What the job (or the group) wrote is undone: so is what
                 # the connection remembers of it.
@@ -278,6 +310,14 @@ class Store:
                 conn.execute("ROLLBACK TO job")
             if isolate:
                 conn.execute("RELEASE job")
+        try:
+            conn.flush()
+        except Exception:
+            # A staged write failed; which job it belongs to is unknown, so
+            # run the group again, isolated and unstaged, to find out.
+            conn.forget_checks()
+            conn.execute("ROLLBACK")
+            return False
         conn.execute("COMMIT")
         return True
 
@@ -457,9 +497,9 @@ def _check_params(check: Check) -> dict[str, Any]:
 
 
 def _remember(conn: sqlite3.Connection, check: Check, *, slug_changed: bool) -> None:
+    # The memory is trimmed only between transactions (begin_immediate), never
+    # while a staged write may depend on it.
     if isinstance(conn, WriterConnection):
-        if len(conn.checks_by_uuid) >= MAX_REMEMBERED_CHECKS:
-            conn.forget_checks()  # Bounded memory; the hot checks come back at once.
         conn.checks_by_uuid[check.uuid] = check
         if slug_changed:
             conn.uuids_by_slug.clear()
@@ -484,17 +524,26 @@ def update_check(conn: sqlite3.Connection, check: Check) -> None:
     _remember(conn, check, slug_changed=True)
 
 
+_UPDATE_CHECK_STATE = (
+    "UPDATE checks SET status = ?, n_pings = ?, last_ping = ?, last_start = ?,"
+    " last_start_rid = ?, last_duration = ?, alert_after = ? WHERE id = ?"
+)
+
+
+def _write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+    if isinstance(conn, WriterConnection):
+        conn.write(sql, params)
+    else:
+        conn.execute(sql, params)
+
+
 def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
     """Write back only what a ping changes: the check's state, not its settings."""
-    conn.execute(
-        "UPDATE checks SET status = ?, n_pings = ?, last_ping = ?, last_start = ?,"
-        " last_start_rid = ?, last_duration = ?, alert_after = ? WHERE id = ?",
-        (
-            check.status, check.n_pings, to_db_time(check.last_ping),
-            to_db_time(check.last_start), check.last_start_rid, check.last_duration,
-            to_db_time(check.alert_after), check.id,
-        ),
+    params = (
+        check.status, check.n_pings, to_db_time(check.last_ping), to_db_time(check.last_start),
+        check.last_start_rid, check.last_duration, to_db_time(check.alert_after), check.id,
     )  # fmt: skip
+    _write(conn, _UPDATE_CHECK_STATE, params)
     _remember(conn, check, slug_changed=False)
 
 
@@ -562,17 +611,19 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
 # -- pings and flips ---------------------------------------------------------
 
 
+_INSERT_PING = (
+    "INSERT INTO pings (check_id, n, created, kind, exit_status, rid, scheme, method,"
+    " remote_addr, ua, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def insert_ping(conn: sqlite3.Connection, ping: Ping) -> None:
     """Store one ping."""
-    conn.execute(
-        "INSERT INTO pings (check_id, n, created, kind, exit_status, rid, scheme, method,"
-        " remote_addr, ua, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            ping.check_id, ping.n, to_db_time(ping.created), ping.kind, ping.exit_status,
-            ping.rid, ping.scheme, ping.method, ping.remote_addr, ping.ua, ping.body,
-            ping.body_size,
-        ),
+    params = (
+        ping.check_id, ping.n, to_db_time(ping.created), ping.kind, ping.exit_status, ping.rid,
+        ping.scheme, ping.method, ping.remote_addr, ping.ua, ping.body, ping.body_size,
     )  # fmt: skip
+    _write(conn, _INSERT_PING, params)
 
 
 def _ping_from_row(row: sqlite3.Row) -> Ping:
