@@ -44,6 +44,8 @@ BUSY_TIMEOUT_MS = 10000
 MAX_BATCH_JOBS = 512
 PRUNE_INTERVAL_SECONDS = 1.0
 MAX_REMEMBERED_CHECKS = 2000
+MAX_READERS = 4
+READER_CACHE_KIB = 1024
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -179,7 +181,7 @@ class Store:
         # An in-memory database lives inside one connection, so the writer's
         # connection serves reads too (through the same queue).
         self.in_memory = in_memory
-        self._local = threading.local()
+        self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
@@ -338,27 +340,40 @@ class Store:
 
     # -- reading ---------------------------------------------------------
 
-    def reader(self) -> sqlite3.Connection:
-        """Return this thread's read connection."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path)
-            conn.execute("PRAGMA query_only = ON")
-            self._local.conn = conn
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a read connection from a small pool, for the length of a block.
+
+        A pool rather than one per thread: with dozens of worker threads,
+        each connection's page cache would add up to megabytes for nothing.
+        """
+        try:
+            conn = self._idle_readers.get_nowait()
+        except queue.Empty:
             with self._readers_lock:
-                self._readers.append(conn)
-        return conn
+                opened = len(self._readers) < MAX_READERS
+                if opened:
+                    conn = connect(self.path)
+                    conn.execute("PRAGMA query_only = ON")
+                    conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+                    self._readers.append(conn)
+            if not opened:
+                conn = self._idle_readers.get()
+        try:
+            yield conn
+        finally:
+            self._idle_readers.put(conn)
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on this thread's reader inside one consistent snapshot."""
+        """Run ``fn`` on a read connection inside one consistent snapshot."""
         if self.in_memory:
             return self.write(fn)
-        conn = self.reader()
-        conn.execute("BEGIN")
-        try:
-            return fn(conn)
-        finally:
-            conn.execute("COMMIT")
+        with self.reader() as conn:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
 
 
 def ping_database(conn: sqlite3.Connection) -> None:
@@ -691,7 +706,8 @@ def backup_database(source: Store, destination: str) -> None:
     try:
         # The online backup API copies a consistent snapshot while the writer
         # keeps committing; readers and the writer are never blocked for long.
-        source.reader().backup(target)
+        with source.reader() as conn:
+            conn.backup(target)
     finally:
         target.close()
     os.replace(temporary, destination)

@@ -726,7 +726,10 @@ def test_it_answers_a_lone_surrogate_in_a_json_key_with_a_client_error(
 ) -> None:
     # SPEC §3.1: unknown fields and text that is not valid Unicode are 422 (or 400
     # INVALID_JSON), in the JSON envelope; never 500, never an empty body.
-    target = path.format(check=world.target_uuid, channel=world.channel_id)
+    # A fresh check and channel: the module's fuzzers may have deleted the shared ones.
+    check = world.service.create_check(name="Surrogate target")
+    channel = world.service.create_channel("webhook", "s", {"url_down": world.closed_url})
+    target = path.format(check=check.uuid, channel=channel.id)
     request = RawRequest(method, target.encode(), b"", (("X-Api-Key", world.rw_key),), body)
     response = send(world, request)
     assert_api_answer(request, response)
