@@ -419,6 +419,8 @@ def alert_event(check: Check, flip: Flip, last_ping: Ping | None) -> dict[str, A
     }
 
 
+FLIP_HISTORY_DAYS = 90
+DELIVERY_HISTORY_DAYS = 30
 DELIVERY_MAX_ATTEMPTS = 8
 DELIVERY_FIRST_RETRY_SECONDS = 5
 DELIVERY_MAX_DELAY_SECONDS = 3600

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pingd.domain import Delivery
@@ -20,6 +21,7 @@ from pingd.service import Service
 logger = logging.getLogger(__name__)
 
 MAX_PARALLEL_SENDS = 16
+HISTORY_PRUNE_INTERVAL_SECONDS = 3600
 
 
 class AlertLoop:
@@ -33,6 +35,7 @@ class AlertLoop:
         self._busy_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(MAX_PARALLEL_SENDS, thread_name_prefix="pingd-send")
         self._thread = threading.Thread(target=self._run, name="pingd-alerts", daemon=True)
+        self._next_prune = 0.0  # Prune once at start, then hourly.
 
     def start(self) -> None:
         """Start the loop; its first tick runs at once (overdue checks from downtime)."""
@@ -48,6 +51,14 @@ class AlertLoop:
 
     def run_once(self) -> None:
         """Sweep overdue checks once and dispatch every due delivery."""
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + HISTORY_PRUNE_INTERVAL_SECONDS
+            try:
+                pruned = self._service.prune_history()
+                if pruned:
+                    logger.info("alert loop: pruned %d old flips and deliveries", pruned)
+            except Exception:
+                logger.exception("alert loop: pruning history failed")
         try:
             flipped = self._service.sweep_overdue()
             if flipped:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from typing import Protocol
 
@@ -472,6 +473,17 @@ class Service:
         if flipped:
             self.alerts_queued.set()
         return flipped
+
+    def prune_history(self) -> int:
+        """Forget flips older than 90 days and finished deliveries older than 30."""
+        now = self._clock()
+        return self._store.write(
+            lambda conn: store.prune_history(
+                conn,
+                now - timedelta(days=domain.FLIP_HISTORY_DAYS),
+                now - timedelta(days=domain.DELIVERY_HISTORY_DAYS),
+            )
+        )
 
     def due_deliveries(self, limit: int = 100) -> list[Delivery]:
         """Return the pending deliveries whose next attempt is due."""

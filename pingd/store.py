@@ -900,3 +900,13 @@ def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[d
          "duration_ms": row["duration_ms"]}
         for row in rows
     ]  # fmt: skip
+
+
+def prune_history(conn: sqlite3.Connection, flips_before: datetime, done_before: datetime) -> int:
+    """Delete old flips and finished deliveries (with their attempts); return how many."""
+    flips = conn.execute("DELETE FROM flips WHERE created < ?", (to_db_time(flips_before),))
+    deliveries = conn.execute(
+        "DELETE FROM deliveries WHERE state != 'pending' AND created < ?",
+        (to_db_time(done_before),),
+    )
+    return flips.rowcount + deliveries.rowcount

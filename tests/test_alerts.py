@@ -768,3 +768,22 @@ class fresh_service:
     def __exit__(self, *exc: object) -> None:
         self._store.close()
         self._dir.cleanup()
+
+
+def test_it_prunes_old_flips_and_finished_deliveries_but_keeps_pending_ones(
+    svc: Service, clock: FakeClock, config: Config
+) -> None:
+    channel = svc.create_channel("webhook", "hook", {"url_down": "http://127.0.0.1:9/x"})
+    check = svc.create_check(name="Old", timeout=60, grace=60, channels=[channel.id])
+    ping(svc, check, "fail")  # a flip and a pending delivery, now
+    delivered = svc.due_deliveries()[0]
+    with sqlite3.connect(config.storage.path) as conn:
+        conn.execute("UPDATE deliveries SET state = 'sent' WHERE id = ?", (delivered.id,))
+    ping(svc, check, "success")  # down -> up: another flip and delivery, still pending
+    clock.advance(days=31)
+    assert svc.prune_history() == 1  # the sent delivery only
+    assert len(svc.list_flips(check.id)) == 2
+    clock.advance(days=60)
+    assert svc.prune_history() == 2  # both flips; the pending delivery stays
+    assert svc.list_flips(check.id) == []
+    assert [d.state for d in svc.due_deliveries()] == ["pending"]
