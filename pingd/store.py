@@ -45,6 +45,7 @@ MAX_BATCH_JOBS = 512
 PRUNE_INTERVAL_SECONDS = 1.0
 MAX_REMEMBERED_CHECKS = 2000
 MAX_READERS = 4
+WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 READER_CACHE_KIB = 1024
 
 
@@ -192,6 +193,9 @@ class Store:
         )
         if init is not None:
             init(self._writer_conn)
+        # Under steady writes the WAL file grows past SQLite's checkpoint
+        # threshold and, by default, never shrinks: trim it when it restarts.
+        self._writer_conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self._thread = threading.Thread(target=self._run, name="pingd-writer", daemon=True)
         self._thread.start()
 
