@@ -607,6 +607,9 @@ def get_checks_by_slug(
     ).fetchall()
     checks = [_check_from_row(row) for row in rows]
     if isinstance(conn, WriterConnection):
+        # What the writer remembers is never older than the table, which may
+        # still lack writes staged in this group: prefer it.
+        checks = [conn.checks_by_uuid.get(check.uuid, check) for check in checks]
         for check in checks:
             _remember(conn, check, slug_changed=False)
         conn.uuids_by_slug[(project_id, slug)] = [check.uuid for check in checks]
