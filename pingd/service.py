@@ -214,9 +214,10 @@ class Service:
         """Return the API key record for a presented key, compared by hash."""
         digest = hash_api_key(key)
         found = self._store.read(lambda conn: store.get_api_key_by_hash(conn, digest))
-        # The lookup is by an index on the hash, so timing reveals nothing about
-        # the key; compare again in constant time to keep that true by design.
-        if found is None or not hmac.compare_digest(digest, hash_api_key(key)):
+        # The lookup compares SHA-256 digests, so its timing can reveal at most
+        # how a guess's digest sorts, never the key; the final comparison of
+        # the stored digest is constant-time as well.
+        if found is None or not hmac.compare_digest(found.key_hash, digest):
             return None
         return found
 

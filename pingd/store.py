@@ -12,6 +12,7 @@ Reads use one connection per thread; WAL lets them run beside the writer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -404,6 +405,7 @@ class ApiKey:
     read_only: bool
     created: datetime
     last_used: datetime | None
+    key_hash: str = dataclasses.field(repr=False)
 
 
 def get_default_project(conn: sqlite3.Connection) -> Project | None:
@@ -435,7 +437,7 @@ def _api_key_from_row(row: sqlite3.Row) -> ApiKey:
     assert created is not None
     return ApiKey(
         row["id"], row["project_id"], row["name"], row["prefix"], bool(row["read_only"]),
-        created, from_db_time(row["last_used"]),
+        created, from_db_time(row["last_used"]), row["key_hash"],
     )  # fmt: skip
 
 
@@ -859,12 +861,6 @@ def list_due_deliveries(conn: sqlite3.Connection, now: datetime, limit: int) -> 
         (to_db_time(now), limit),
     ).fetchall()
     return [_delivery_from_row(row) for row in rows]
-
-
-def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
-    """Return one delivery."""
-    row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-    return None if row is None else _delivery_from_row(row)
 
 
 def list_channel_deliveries(
