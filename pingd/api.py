@@ -305,15 +305,18 @@ class _Resource:
     def __init__(self, serializer: _Serializer) -> None:
         self._serialize = serializer
 
-    def _check_json(
-        self, req: falcon.Request, check: Check, channels: dict[int, list[int]] | None = None
-    ) -> dict[str, Any]:
+    def _checks_json(self, req: falcon.Request, checks: list[Check]) -> list[dict[str, Any]]:
+        # What every check's JSON needs is read once, however many checks.
         service = _service(req)
-        if channels is None:
-            channels = service.channel_ids_by_check()
-        return self._serialize.check(
-            check, service.now(), service.project().ping_key, channels.get(check.id, [])
-        )
+        channels = service.channel_ids_by_check()
+        now, ping_key = service.now(), service.project().ping_key
+        return [
+            self._serialize.check(check, now, ping_key, channels.get(check.id, []))
+            for check in checks
+        ]
+
+    def _check_json(self, req: falcon.Request, check: Check) -> dict[str, Any]:
+        return self._checks_json(req, [check])[0]
 
 
 class StatusResource(_Resource):
@@ -355,8 +358,7 @@ class ChecksResource(_Resource):
         checks = _service(req).list_checks(
             tags=req.get_param_as_list("tag") or (), slug=req.get_param("slug"), status=status
         )
-        channels = _service(req).channel_ids_by_check()
-        _ok(req, resp, [self._check_json(req, check, channels) for check in checks])
+        _ok(req, resp, self._checks_json(req, checks))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         data = _read_json(req)
