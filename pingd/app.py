@@ -83,6 +83,15 @@ def make_service(
     )
 
 
+def make_ping_router(config: Config, service: Service) -> PingRouter:
+    """Build the router that answers every URL under ``/ping/``."""
+    return PingRouter(
+        service,
+        body_limit=config.storage.ping_body_limit,
+        max_request_body=config.server.max_request_body,
+    )
+
+
 def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
     request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
     req.context.request_id = request_id
@@ -159,10 +168,12 @@ def create_app(
     clock: Clock = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
     service: Service | None = None,
+    ping_router: PingRouter | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build pingd's WSGI app around an open store, a clock and a monotonic timer.
 
-    Pass ``service`` to share one with the alert loop (as ``pingd serve`` does).
+    Pass ``service`` to share one with the alert loop, and ``ping_router`` to
+    share one with the server's ping lane (as ``pingd serve`` does both).
     """
     notifier = make_notifier(config)
     if service is None:
@@ -182,14 +193,7 @@ def create_app(
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = False
-    app.add_sink(
-        PingRouter(
-            service,
-            body_limit=config.storage.ping_body_limit,
-            max_request_body=config.server.max_request_body,
-        ),
-        PING_PREFIX,
-    )
+    app.add_sink(ping_router or make_ping_router(config, service), PING_PREFIX)
     add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)

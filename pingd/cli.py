@@ -21,13 +21,13 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-import waitress
-
 from pingd import __version__
 from pingd import domain
 from pingd import notify
+from pingd import server as http_server
 from pingd.app import create_app
 from pingd.app import make_notifier
+from pingd.app import make_ping_router
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import Config
@@ -106,8 +106,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     store, service = _open(config, banner_stream=sys.stdout)
     alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
     try:
-        app = create_app(config, store=store, service=service)
-        server = waitress.create_server(app, **waitress_options(config))
+        router = make_ping_router(config, service)
+        app = create_app(config, store=store, service=service, ping_router=router)
+        server = http_server.create_server(app, router, service, waitress_options(config))
         for host, port in _effective_addresses(server):
             shown = f"[{host}]" if ":" in host else host
             logger.info("listening on http://%s:%s", shown, port)

@@ -8,6 +8,7 @@ calls these functions and stores what they return.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import unicodedata
 import zoneinfo
@@ -64,6 +65,19 @@ class Check:
     @property
     def is_cron(self) -> bool:
         return bool(self.schedule)
+
+
+_CHECK_FIELDS = tuple(field.name for field in dataclasses.fields(Check))
+_CHECK_VALUES = operator.attrgetter(*_CHECK_FIELDS)
+_CHECK_POSITIONS = {name: i for i, name in enumerate(_CHECK_FIELDS)}
+
+
+def _evolve(check: Check, changes: dict[str, Any]) -> Check:
+    """``dataclasses.replace`` for the ping path, about three times faster."""
+    values = list(_CHECK_VALUES(check))
+    for name, value in changes.items():
+        values[_CHECK_POSITIONS[name]] = value
+    return Check(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,33 +180,44 @@ def validate_name(name: str) -> dict[str, str]:
 
 def next_expected_ping(check: Check) -> datetime | None:
     """Return when the next ping is due, or None if no ping is expected."""
-    if check.last_ping is None:
+    return _next_expected(check, check.last_ping)
+
+
+def _next_expected(check: Check, last_ping: datetime | None) -> datetime | None:
+    if last_ping is None:
         return None
     if not check.is_cron:
-        return check.last_ping + timedelta(seconds=check.timeout)
+        return last_ping + timedelta(seconds=check.timeout)
     zone = zoneinfo.ZoneInfo(check.tz)
     # cronsim walks wall-clock time in the check's zone, so a 02:30 job is due
     # at the right instant on both sides of a DST change.
-    local = check.last_ping.astimezone(zone)
+    local = last_ping.astimezone(zone)
     # cronsim compares wall-clock times, so for a ping inside the hour that
     # repeats when DST ends it can return the first pass of that hour, which
     # is before the ping; skip to the first match truly after it. cronsim
     # itself stops after a bounded search (an expression like 30 Feb).
     for candidate in CronSim(check.schedule, local):
-        if candidate > check.last_ping:
+        if candidate > last_ping:
             return candidate.astimezone(UTC)
     return None
 
 
 def down_after(check: Check) -> datetime | None:
     """Return the instant at which the check goes down unless it is pinged."""
-    if check.status == "down":
+    return _down_after(check, check.status, check.last_ping, check.last_start)
+
+
+def _down_after(
+    check: Check, status: str, last_ping: datetime | None, last_start: datetime | None
+) -> datetime | None:
+    """``down_after`` for the check with this state, without building it."""
+    if status == "down":
         return None
-    if check.last_start is not None:
-        return check.last_start + timedelta(seconds=check.grace)
-    if check.status in ("new", "paused"):
+    if last_start is not None:
+        return last_start + timedelta(seconds=check.grace)
+    if status in ("new", "paused"):
         return None
-    expected = next_expected_ping(check)
+    expected = _next_expected(check, last_ping)
     return None if expected is None else expected + timedelta(seconds=check.grace)
 
 
@@ -253,14 +278,14 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
     """Apply a ping of a decided kind to its check and return the outcome."""
     flips: list[Flip] = []
     changes: dict[str, Any] = {"n_pings": ping.n}
+    status = check.status
     # A deadline that passed before this ping arrived is a real outage even if
     # the alert loop has not run yet: record it, dated when it happened, so the
     # down alert is never lost to a ping that wins the race.
     missed = overdue_flip(check, now)
     if missed is not None:
         flips.append(missed)
-        check = dataclasses.replace(check, status="down")
-        changes["status"] = "down"
+        status = changes["status"] = "down"
     if ping.kind == "start":
         changes.update(last_start=now, last_start_rid=ping.rid)
     elif ping.kind in ("success", "fail"):
@@ -272,15 +297,22 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
             elif ping.kind == "fail" or ping.rid is None:
                 changes.update(last_start=None, last_start_rid=None)
         new_status = "up" if ping.kind == "success" else "down"
-        if new_status != check.status:
-            flips.append(_flip(check, new_status, now, "fail" if ping.kind == "fail" else ""))
+        if new_status != status:
+            reason = "fail" if ping.kind == "fail" else ""
+            flips.append(Flip(check.id, now, status, new_status, reason))
         changes["status"] = new_status
     if ping.kind in ("log", "ign") and missed is None:
         # Nothing that decides the deadline changed.
-        return PingOutcome(dataclasses.replace(check, **changes), ping, ())
-    updated = dataclasses.replace(check, **changes)
-    updated = dataclasses.replace(updated, alert_after=down_after(updated))
-    return PingOutcome(updated, ping, tuple(flips))
+        return PingOutcome(_evolve(check, changes), ping, ())
+    # One copy of the check per ping (this is the hot path): the new deadline
+    # is computed from the changed fields before the copy is made.
+    changes["alert_after"] = _down_after(
+        check,
+        changes.get("status", status),
+        changes.get("last_ping", check.last_ping),
+        changes.get("last_start", check.last_start),
+    )
+    return PingOutcome(_evolve(check, changes), ping, tuple(flips))
 
 
 def overdue_flip(check: Check, now: datetime) -> Flip | None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import falcon
 
@@ -21,6 +24,7 @@ from pingd.errors import NotFound
 from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
 from pingd.service import PingRequest
+from pingd.service import PingResult
 from pingd.service import Service
 
 PING_PREFIX = re.compile(r"^/ping(?=/|$)")
@@ -111,12 +115,36 @@ class PingRouter:
         self._service = service
         self._body_limit = body_limit
         self._max_request_body = max_request_body
+        # The ping lane (pingd.server) records a ping before the app answers
+        # it, then asks the app to answer on the same thread: this holds the
+        # outcome for that one call.
+        self._precommitted = threading.local()
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
-        fields = parse_ping_path(req.path)
-        if req.method == "OPTIONS":
-            self._preflight(resp)
-            return
+        outcome = getattr(self._precommitted, "outcome", None)
+        if outcome is not None:
+            self._precommitted.outcome = None
+            result, error = outcome
+            if error is not None:
+                raise error
+        else:
+            fields = parse_ping_path(req.path)
+            if req.method == "OPTIONS":
+                self._preflight(resp)
+                return
+            result = self._service.record_ping(self.parse(req, fields))
+        set_ping_headers(resp)
+        resp.set_header("Ping-Body-Limit", str(self._body_limit))
+        resp.status = falcon.HTTP_201 if result.created else falcon.HTTP_200
+        resp.text = "Created" if result.created else "OK"
+
+    def parse(self, req: falcon.Request, fields: dict[str, object] | None = None) -> PingRequest:
+        """Read a ping request (path, query, headers and body) into a PingRequest.
+
+        Raises the PingdError to answer instead, for a bad path, method or body.
+        """
+        if fields is None:
+            fields = parse_ping_path(req.path)
         if req.method not in PING_METHODS:
             raise MethodNotAllowed()
         rid, rid_error = _parse_rid(req)
@@ -134,11 +162,19 @@ class PingRouter:
         )
         if rid_error is not None and ping.deferred_error is None:
             ping = dataclasses.replace(ping, deferred_error=rid_error)
-        result = self._service.record_ping(ping)
-        set_ping_headers(resp)
-        resp.set_header("Ping-Body-Limit", str(self._body_limit))
-        resp.status = falcon.HTTP_201 if result.created else falcon.HTTP_200
-        resp.text = "Created" if result.created else "OK"
+        return ping
+
+    @contextmanager
+    def precommitted(
+        self, result: PingResult | None, error: BaseException | None
+    ) -> Iterator[None]:
+        """Within the block, this thread's next ping answers with this outcome
+        instead of recording the request again."""
+        self._precommitted.outcome = (result, error)
+        try:
+            yield
+        finally:
+            self._precommitted.outcome = None
 
     def _preflight(self, resp: falcon.Response) -> None:
         set_ping_headers(resp)
@@ -150,7 +186,9 @@ class PingRouter:
     def _read_body(self, req: falcon.Request) -> tuple[bytes, int]:
         """Read the body: keep the first ``body_limit`` bytes, count and drop the rest."""
         length = req.content_length
-        if length is not None and length > self._max_request_body:
+        if not length:
+            return b"", 0  # Falcon reads no body without a Content-Length.
+        if length > self._max_request_body:
             raise PayloadTooLarge()
         stream = req.bounded_stream
         body = stream.read(self._body_limit) if self._body_limit else b""

@@ -425,11 +425,32 @@ class Service:
     def record_ping(self, request: PingRequest) -> PingResult:
         """Record a ping durably and apply it to its check; raise if it has no check."""
         result = self._store.write(lambda conn: self._record_ping(conn, request), hot=True)
-        if result.check.n_pings > self._ping_log_limit:
-            self._store.request_prune(result.check.id)
+        self._after_ping(result)
+        return result
+
+    def record_ping_later(
+        self,
+        prepare: Callable[[], PingRequest],
+        then: Callable[[PingResult | None, BaseException | None], object],
+    ) -> None:
+        """Record a ping without waiting: the store's writer parses it with ``prepare``
+        just before its group commits and calls ``then(result, error)`` after."""
+
+        def make_job() -> Callable[[sqlite3.Connection], PingResult]:
+            request = prepare()
+            return lambda conn: self._record_ping(conn, request)
+
+        def done(result: PingResult | None, error: BaseException | None) -> None:
+            if result is not None:
+                self._after_ping(result)
+            then(result, error)
+
+        self._store.submit(make_job, done, hot=True)
+
+    def _after_ping(self, result: PingResult) -> None:
+        """What follows a committed ping: waking the alert loop if it flipped."""
         if any(domain.notifies(flip) for flip in result.flips):
             self.alerts_queued.set()
-        return result
 
     def _queue_alerts(
         self,
@@ -676,6 +697,10 @@ class Service:
         outcome = domain.apply_ping(check, ping, now)
         store.update_check_state(conn, outcome.check)
         store.insert_ping(conn, ping)
+        if ping.n > self._ping_log_limit:
+            # In the same transaction, so the log never holds more than the
+            # limit and the space of the pings it drops is reused at once.
+            store.trim_pings(conn, check.id, ping.n - self._ping_log_limit)
         for flip in outcome.flips:
             store.insert_flip(conn, flip)
         self._queue_alerts(conn, outcome.check, outcome.flips, ping, now)

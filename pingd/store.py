@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10000
 MAX_BATCH_JOBS = 512
-PRUNE_INTERVAL_SECONDS = 1.0
+DEFERRED_INTERVAL_SECONDS = 1.0
 MAX_REMEMBERED_CHECKS = 2000
 MAX_READERS = 4
 WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
@@ -86,7 +86,7 @@ class WriterConnection(sqlite3.Connection):
         # SQL itself. Reads of checks come from the memory above, which every
         # staged write updates at once, so jobs still see their own writes.
         self.staging = False
-        self.staged: dict[str, list[tuple[Any, ...]]] = {}
+        self.staged: dict[str, dict[Hashable, tuple[Any, ...]]] = {}
 
     def forget_checks(self) -> None:
         """Drop every remembered check and anything staged."""
@@ -102,18 +102,24 @@ class WriterConnection(sqlite3.Connection):
             self.forget_checks()
             self.data_version = version
 
-    def write(self, sql: str, params: tuple[Any, ...]) -> None:
-        """Execute a write now, or queue it while staging."""
-        if self.staging:
-            self.staged.setdefault(sql, []).append(params)
-        else:
+    def write(self, sql: str, params: tuple[Any, ...], *, key: Hashable = None) -> None:
+        """Execute a write now, or queue it while staging.
+
+        Of the staged rows of one statement with the same ``key``, only the
+        last is sent: a group writes a check's state once, however many of
+        its pings it holds.
+        """
+        if not self.staging:
             self.execute(sql, params)
+            return
+        rows = self.staged.setdefault(sql, {})
+        rows[len(rows) if key is None else key] = params
 
     def flush(self) -> None:
         """Send every staged write, statement by statement, in the order first staged."""
         staged, self.staged = self.staged, {}
         for sql, rows in staged.items():
-            self.executemany(sql, rows)
+            self.executemany(sql, rows.values())
 
 
 def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
@@ -150,18 +156,44 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
-class _Job:
-    __slots__ = ("fn", "hot", "done", "result", "error")
+Prepare = Callable[[], Callable[[sqlite3.Connection], Any]]
+Then = Callable[[Any, BaseException | None], object]
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any], hot: bool = False) -> None:
+
+class _Job:
+    __slots__ = ("fn", "hot", "done", "prepare", "then", "result", "error")
+
+    def __init__(
+        self,
+        fn: Callable[[sqlite3.Connection], Any] | None,
+        hot: bool = False,
+        *,
+        prepare: Prepare | None = None,
+        then: Then | None = None,
+    ) -> None:
         self.fn = fn
         self.hot = hot
+        self.prepare = prepare
+        self.then = then
         # A lock taken now and released by the writer is a cheaper one-shot
-        # latch than threading.Event, and this is on every ping's path.
-        self.done = threading.Lock()
-        self.done.acquire()
+        # latch than threading.Event. Jobs with ``then`` have no waiter.
+        self.done: threading.Lock | None = None
+        if then is None:
+            self.done = threading.Lock()
+            self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
+
+    def finish(self) -> None:
+        """Hand the outcome to the waiting caller, or to ``then`` on this thread."""
+        if self.done is not None:
+            self.done.release()
+            return
+        assert self.then is not None
+        try:
+            self.then(self.result, self.error)
+        except Exception:  # The writer must outlive any callback.
+            logger.exception("a write's completion callback failed")
 
 
 _STOP = _Job(lambda conn: None)
@@ -208,13 +240,28 @@ class Store:
         ``hot`` marks the ping path: its writes to checks and pings may be
         staged and sent together with the group's (see WriterConnection).
         """
+        if threading.current_thread() is self._thread:
+            # The writer would wait for itself (say, from a ``then`` callback).
+            raise RuntimeError("Store.write called on the writer thread")
         job = _Job(fn, hot)
         self._queue.put(job)
+        assert job.done is not None
         job.done.acquire()
         if job.error is not None:
             raise job.error
         result: T = job.result
         return result
+
+    def submit(self, prepare: Prepare, then: Then, *, hot: bool = False) -> None:
+        """Queue a write without waiting for it.
+
+        On the writer thread, ``prepare()`` runs just before the group's
+        transaction opens and returns the function to run inside it (anything
+        it raises skips the write); after the commit, ``then(result, error)``
+        runs there too, where it must not call ``write``. This is how the ping
+        lane answers pings without a thread waiting on each one.
+        """
+        self._queue.put(_Job(None, hot, prepare=prepare, then=then))
 
     def defer(self, key: Hashable, fn: Callable[[sqlite3.Connection], object]) -> None:
         """Queue housekeeping for the writer's next quiet moment (within about a second).
@@ -224,11 +271,6 @@ class Store:
         """
         with self._deferred_lock:
             self._deferred[key] = fn
-
-    def request_prune(self, check_id: int) -> None:
-        """Ask the writer to trim a check's pings to the log limit, off the hot path."""
-        keep = self.ping_log_limit
-        self.defer(("prune", check_id), lambda conn: prune_pings(conn, check_id, keep))
 
     def close(self) -> None:
         """Finish queued writes, stop the writer and close every connection."""
@@ -243,10 +285,10 @@ class Store:
 
     def _run(self) -> None:
         conn = self._writer_conn
-        last_prune = time.monotonic()
+        last_deferred = time.monotonic()
         while True:
             try:
-                job = self._queue.get(timeout=PRUNE_INTERVAL_SECONDS)
+                job = self._queue.get(timeout=DEFERRED_INTERVAL_SECONDS)
             except queue.Empty:
                 job = None
             batch: list[_Job] = []
@@ -264,31 +306,45 @@ class Store:
                     batch.append(more)
             if batch:
                 self._commit_batch(conn, batch)
-            if stopping or time.monotonic() - last_prune >= PRUNE_INTERVAL_SECONDS:
+            if stopping or time.monotonic() - last_deferred >= DEFERRED_INTERVAL_SECONDS:
                 self._run_deferred(conn)
-                last_prune = time.monotonic()
+                last_deferred = time.monotonic()
             if stopping:
                 return
 
     def _commit_batch(self, conn: WriterConnection, batch: list[_Job]) -> None:
+        runnable = []
+        for job in batch:
+            if job.prepare is not None:
+                try:
+                    job.fn = job.prepare()
+                except Exception as ex:
+                    job.error = ex
+                    continue
+            runnable.append(job)
         # Optimistically run the whole group in one transaction without a
         # savepoint per job. Should any job fail, undo the group and run it
         # again with savepoints, so that the failure undoes only its own job.
         # Jobs are functions of the database alone, so running one again
         # after a rollback is safe.
         try:
-            if not self._run_group(conn, batch, isolate=False):
-                self._run_group(conn, batch, isolate=True)
+            if runnable and not self._run_group(conn, runnable, isolate=False):
+                self._run_group(conn, runnable, isolate=True)
         except Exception as ex:
             # Nothing of this group reached the disk: every caller must hear so.
-            logger.exception("write batch of %d failed", len(batch))
+            logger.exception("write batch of %d failed", len(runnable))
             conn.forget_checks()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for job in batch:
+            for job in runnable:
                 job.result, job.error = None, ex
+        # Wake the waiting callers first: the callbacks take longer.
         for job in batch:
-            job.done.release()
+            if job.then is None:
+                job.finish()
+        for job in batch:
+            if job.then is not None:
+                job.finish()
 
     @staticmethod
     def _run_group(conn: WriterConnection, batch: list[_Job], *, isolate: bool) -> bool:
@@ -303,6 +359,7 @@ class Store:
                     conn.flush()  # Other jobs read the tables directly.
                 conn.staging = job.hot and not isolate
                 try:
+                    assert job.fn is not None
                     job.result = job.fn(conn)
                 finally:
                     conn.staging = False
@@ -551,9 +608,11 @@ _UPDATE_CHECK_STATE = (
 )
 
 
-def _write(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> None:
+def _write(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], *, key: Hashable = None
+) -> None:
     if isinstance(conn, WriterConnection):
-        conn.write(sql, params)
+        conn.write(sql, params, key=key)
     else:
         conn.execute(sql, params)
 
@@ -564,7 +623,7 @@ def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
         check.status, check.n_pings, to_db_time(check.last_ping), to_db_time(check.last_start),
         check.last_start_rid, check.last_duration, to_db_time(check.alert_after), check.id,
     )  # fmt: skip
-    _write(conn, _UPDATE_CHECK_STATE, params)
+    _write(conn, _UPDATE_CHECK_STATE, params, key=check.id)
     _remember(conn, check, slug_changed=False)
 
 
@@ -674,13 +733,12 @@ def get_ping(conn: sqlite3.Connection, check_id: int, n: int) -> Ping | None:
     return None if row is None else _ping_from_row(row)
 
 
-def prune_pings(conn: sqlite3.Connection, check_id: int, keep: int) -> None:
-    """Delete all but a check's newest ``keep`` pings."""
-    conn.execute(
-        "DELETE FROM pings WHERE check_id = ?"
-        " AND n <= (SELECT n_pings FROM checks WHERE id = ?) - ?",
-        (check_id, check_id, keep),
-    )
+_TRIM_PINGS = "DELETE FROM pings WHERE check_id = ? AND n <= ?"
+
+
+def trim_pings(conn: sqlite3.Connection, check_id: int, last_n: int) -> None:
+    """Delete a check's pings numbered up to ``last_n``, the ones past its log limit."""
+    _write(conn, _TRIM_PINGS, (check_id, last_n), key=check_id)
 
 
 def insert_flip(conn: sqlite3.Connection, flip: Flip) -> None:

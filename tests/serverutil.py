@@ -105,6 +105,19 @@ def open_db_readonly(db: Path) -> sqlite3.Connection:
     return conn
 
 
+def pings_of(db: Path, uuid: str) -> list[sqlite3.Row]:
+    """Return the stored pings of a check, oldest first."""
+    conn = open_db_readonly(db)
+    try:
+        return conn.execute(
+            "SELECT p.* FROM pings AS p JOIN checks AS c ON c.id = p.check_id"
+            " WHERE c.uuid = ? ORDER BY p.n",
+            (uuid,),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
 class ServerError(Exception):
     """The server did not start, or did not stop, as expected."""
 

@@ -39,6 +39,7 @@ from serverutil import Server
 from serverutil import add_check
 from serverutil import api_key_from_banner
 from serverutil import open_db_readonly
+from serverutil import pings_of
 from serverutil import start_server
 from serverutil import stop_quietly
 
@@ -435,13 +436,7 @@ MAX_API_BODY = 65536
 
 
 def _stored_sizes(db: Path, uuid: str) -> list[int]:
-    with closing(open_db_readonly(db)) as conn:
-        rows = conn.execute(
-            "SELECT body_size FROM pings JOIN checks ON checks.id = pings.check_id"
-            " WHERE checks.uuid = ? ORDER BY n",
-            (uuid,),
-        ).fetchall()
-    return [int(row[0]) for row in rows]
+    return [int(ping["body_size"]) for ping in pings_of(db, uuid)]
 
 
 def _chunked(body: bytes, size: int = 700) -> bytes:

@@ -31,6 +31,7 @@ from serverutil import api_key_from_banner
 from serverutil import clean_env
 from serverutil import open_db_readonly
 from serverutil import ping_key_from_banner
+from serverutil import pings_of
 from serverutil import run_cli
 from serverutil import start_server
 from serverutil import stop_quietly
@@ -83,16 +84,6 @@ def curl_status(*args: str) -> tuple[int, bytes]:
     assert result.returncode == 0, result.stderr
     body, _, code = result.stdout.rpartition(b"\n")
     return int(code), body
-
-
-def pings_of(db: Path, uuid: str) -> list[sqlite3.Row]:
-    """Return the stored pings of a check, oldest first."""
-    with closing(open_db_readonly(db)) as conn:
-        return conn.execute(
-            "SELECT p.* FROM pings AS p JOIN checks AS c ON c.id = p.check_id"
-            " WHERE c.uuid = ? ORDER BY p.n",
-            (uuid,),
-        ).fetchall()
 
 
 def checks_with_slug(db: Path, slug: str) -> list[sqlite3.Row]:

@@ -1,0 +1,173 @@
+"""The HTTP server: waitress, with a lane that answers pings without a worker thread.
+
+waitress reads and parses every request in its event loop, then hands it to a
+pool of worker threads. Were a ping to go that way, its worker would hand the
+write to the store's writer thread and sleep until the group commit: two
+thread hand-offs per ping on top of waitress's own, and under the GIL those
+hand-offs, not SQLite, set the ceiling (measured in BENCHMARKS.md). The ping
+lane is a waitress task dispatcher that sends ping requests to the writer
+instead:
+
+1. just before a group transaction, the writer parses each queued ping with
+   ``PingRouter.parse``, the app's own code;
+2. the group commits, with one fsync for all of them;
+3. the writer wakes the event loop once, which then serves each request
+   through the whole app as usual, the router being told the outcome already
+   committed, so that every answer's bytes are exactly the app's.
+
+Everything else (the API, OPTIONS, anything the router would not see) goes to
+the worker pool unchanged. No ping is answered before its commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import falcon
+import waitress
+from waitress.proxy_headers import proxy_headers_middleware
+from waitress.task import ThreadedTaskDispatcher
+from waitress.trigger import trigger as Trigger
+
+from pingd.ping_routes import PING_METHODS
+from pingd.ping_routes import PING_PREFIX
+from pingd.ping_routes import PingRouter
+from pingd.service import PingRequest
+from pingd.service import PingResult
+from pingd.service import Service
+
+logger = logging.getLogger(__name__)
+
+_LANE_METHODS = frozenset(PING_METHODS)
+
+
+class _NotAPing(Exception):
+    """The request turned out to be one for the worker pool."""
+
+
+class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
+    """A waitress dispatcher that gives ping requests to the store's writer thread."""
+
+    def __init__(self, app: falcon.App[Any, Any], router: PingRouter, service: Service) -> None:
+        super().__init__()
+        self._req_options = app.req_options
+        self._router = router
+        self._service = service
+        self._translate: Any = None
+        self._wakeup: _Wakeup | None = None
+        self._stopped = False
+        self._ready_lock = threading.Lock()
+        self._ready: list[tuple[Any, PingResult | None, BaseException | None]] = []
+
+    def attach(self, adj: Any, socket_map: dict[Any, Any]) -> None:
+        """Join the server's event loop and apply its proxy settings as waitress does."""
+        self._wakeup = _Wakeup(socket_map, self._serve_ready)
+        self._translate = proxy_headers_middleware(
+            lambda environ, start_response: [environ],
+            trusted_proxy=adj.trusted_proxy,
+            trusted_proxy_count=adj.trusted_proxy_count,
+            trusted_proxy_headers=adj.trusted_proxy_headers,
+            clear_untrusted=adj.clear_untrusted_proxy_headers,
+            log_untrusted=adj.log_untrusted_proxy_headers,
+        )
+
+    def add_task(self, task: Any) -> None:
+        """Called by waitress's event loop with a channel whose next request is complete."""
+        channel = task
+        request = channel.requests[0] if getattr(channel, "requests", None) else None
+        if (
+            self._translate is None
+            or request is None
+            or request.error is not None
+            or request.command not in _LANE_METHODS
+            or not request.path.startswith("/ping")
+        ):
+            super().add_task(channel)
+            return
+        self._service.record_ping_later(
+            lambda: self._parse(channel, request),
+            lambda result, error: self._answer(channel, result, error),
+        )
+
+    def _parse(self, channel: Any, request: Any) -> PingRequest:
+        """On the writer thread: the request as the app's router would read it."""
+        environ = channel.task_class(channel, request).get_environment()
+        translated = self._translate(environ, _no_start_response)
+        if not isinstance(translated, list) or translated[0] is not environ:
+            raise _NotAPing()  # A malformed proxy header: the app's path answers 400.
+        req = falcon.Request(environ, options=self._req_options)
+        if not PING_PREFIX.match(req.path):
+            raise _NotAPing()
+        return self._router.parse(req)
+
+    def _answer(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
+        """On the writer thread, after the commit: have the event loop serve the answer."""
+        with self._ready_lock:
+            self._ready.append((channel, result, error))
+            first = len(self._ready) == 1
+        if first and self._wakeup is not None and not self._stopped:
+            # One wake-up of the event loop per commit group, not per ping.
+            self._wakeup.pull_trigger()
+
+    def _serve_ready(self) -> None:
+        """In waitress's event loop: serve every committed ping through the app."""
+        with self._ready_lock:
+            ready, self._ready = self._ready, []
+        for channel, result, error in ready:
+            if not channel.requests:
+                continue  # The client went away meanwhile and waitress closed the channel.
+            if isinstance(error, _NotAPing):
+                super().add_task(channel)
+                continue
+            with self._router.precommitted(result, error):
+                try:
+                    channel.service()
+                except Exception:  # waitress's own service() logs and recovers; be safe.
+                    logger.exception("serving a ping failed")
+
+    def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> Any:
+        """Stop with waitress: pings committed from now on are not answered."""
+        self._stopped = True
+        if self._wakeup is not None:
+            self._wakeup.close()
+        return super().shutdown(cancel_pending, timeout)
+
+
+class _Wakeup(Trigger):  # type: ignore[misc]
+    """A pipe in waitress's event loop that runs ``callback`` there when pulled.
+
+    waitress's own trigger runs its callbacks while holding a lock that
+    ``pull_trigger`` takes too, so the writer would wait for the event loop to
+    finish serving the previous group; this one holds nothing.
+    """
+
+    def __init__(self, socket_map: dict[Any, Any], callback: Any) -> None:
+        super().__init__(socket_map)
+        self._callback = callback
+
+    def handle_read(self) -> None:
+        try:
+            self.recv(8192)
+        except OSError:
+            return
+        self._callback()
+
+
+def _no_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    return None
+
+
+def create_server(
+    app: falcon.App[Any, Any], router: PingRouter, service: Service, options: dict[str, Any]
+) -> Any:
+    """Build the waitress server for ``app`` with the ping lane in front of its workers."""
+    lane = PingLane(app, router, service)
+    lane.set_thread_count(int(options.get("threads", 4)))
+    # ``_dispatcher`` is how waitress takes a dispatcher of one's own (its
+    # tests use it); pyproject pins waitress to a major version for this.
+    socket_map: dict[Any, Any] = {}
+    server = waitress.create_server(app, map=socket_map, _dispatcher=lane, **options)
+    lane.attach(server.adj, socket_map)
+    return server
