@@ -8,9 +8,9 @@ hand-offs, not SQLite, set the ceiling (measured in BENCHMARKS.md). The ping
 lane is a waitress task dispatcher that sends ping requests to the writer
 instead:
 
-1. just before a group transaction, the writer parses each queued ping with
-   ``PingRouter.parse``, the app's own code;
-2. the group commits, with one fsync for all of them;
+1. the event loop parses the ping with ``PingRouter.parse``, the app's own
+   code, and queues it on the writer (a bad one goes straight to step 3);
+2. the writer's group commits, with one fsync for all of its pings;
 3. the writer wakes the event loop once, which then serves each request
    through the whole app as usual, the router being told the outcome already
    committed, so that every answer's bytes are exactly the app's.
@@ -74,7 +74,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         )
 
     def add_task(self, task: Any) -> None:
-        """Called by waitress's event loop with a channel whose next request is complete."""
+        """In waitress's event loop, for a channel whose next request is complete."""
         channel = task
         request = channel.requests[0] if getattr(channel, "requests", None) else None
         if (
@@ -86,13 +86,23 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         ):
             super().add_task(channel)
             return
+        try:
+            ping = self._parse(channel, request)
+        except _NotAPing:
+            super().add_task(channel)
+            return
+        except Exception as ex:
+            # A bad ping: the app renders the error, as on its own path. Not
+            # from here, though: waitress calls add_task holding a lock that
+            # serving the channel takes again.
+            self._answer(channel, None, ex)
+            return
         self._service.record_ping_later(
-            lambda: self._parse(channel, request),
-            lambda result, error: self._answer(channel, result, error),
+            ping, lambda result, error: self._answer(channel, result, error)
         )
 
     def _parse(self, channel: Any, request: Any) -> PingRequest:
-        """On the writer thread: the request as the app's router would read it."""
+        """The request as the app's router would read it (the body included)."""
         environ = channel.task_class(channel, request).get_environment()
         translated = self._translate(environ, _no_start_response)
         if not isinstance(translated, list) or translated[0] is not environ:
@@ -103,7 +113,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         return self._router.parse(req)
 
     def _answer(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
-        """On the writer thread, after the commit: have the event loop serve the answer."""
+        """Have the event loop serve this outcome (called after the commit, on the writer)."""
         with self._ready_lock:
             self._ready.append((channel, result, error))
             first = len(self._ready) == 1
@@ -112,20 +122,21 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             self._wakeup.pull_trigger()
 
     def _serve_ready(self) -> None:
-        """In waitress's event loop: serve every committed ping through the app."""
+        """In waitress's event loop: serve every ping whose commit has finished."""
         with self._ready_lock:
             ready, self._ready = self._ready, []
         for channel, result, error in ready:
-            if not channel.requests:
-                continue  # The client went away meanwhile and waitress closed the channel.
-            if isinstance(error, _NotAPing):
-                super().add_task(channel)
-                continue
-            with self._router.precommitted(result, error):
-                try:
-                    channel.service()
-                except Exception:  # waitress's own service() logs and recovers; be safe.
-                    logger.exception("serving a ping failed")
+            self._serve(channel, result, error)
+
+    def _serve(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
+        """Serve the channel's ping through the app, with this outcome."""
+        if not channel.requests:
+            return  # The client went away meanwhile and waitress closed the channel.
+        with self._router.precommitted(result, error):
+            try:
+                channel.service()
+            except Exception:  # waitress's own service() logs and recovers; be safe.
+                logger.exception("serving a ping failed")
 
     def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> Any:
         """Stop with waitress: pings committed from now on are not answered."""

@@ -430,22 +430,18 @@ class Service:
 
     def record_ping_later(
         self,
-        prepare: Callable[[], PingRequest],
+        request: PingRequest,
         then: Callable[[PingResult | None, BaseException | None], object],
     ) -> None:
-        """Record a ping without waiting: the store's writer parses it with ``prepare``
-        just before its group commits and calls ``then(result, error)`` after."""
-
-        def make_job() -> Callable[[sqlite3.Connection], PingResult]:
-            request = prepare()
-            return lambda conn: self._record_ping(conn, request)
+        """Record a ping without waiting: ``then(result, error)`` follows the commit,
+        on the store's writer thread."""
 
         def done(result: PingResult | None, error: BaseException | None) -> None:
             if result is not None:
                 self._after_ping(result)
             then(result, error)
 
-        self._store.submit(make_job, done, hot=True)
+        self._store.submit(lambda conn: self._record_ping(conn, request), done, hot=True)
 
     def _after_ping(self, result: PingResult) -> None:
         """What follows a committed ping: waking the alert loop if it flipped."""

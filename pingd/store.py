@@ -13,6 +13,7 @@ Reads use one connection per thread; WAL lets them run beside the writer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -48,6 +49,8 @@ MAX_REMEMBERED_CHECKS = 2000
 MAX_READERS = 4
 WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 READER_CACHE_KIB = 1024
+MAX_ROWS_PER_STATEMENT = 64
+WRITER_CACHED_STATEMENTS = 512
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -66,7 +69,7 @@ def from_db_time(value: str | None) -> datetime | None:
 
 
 class WriterConnection(sqlite3.Connection):
-    """The writer thread's connection, which remembers the checks it has read or written.
+    """The writer thread's connection, which remembers the checks (and projects) it has seen.
 
     Every write in this process goes through this one connection, so its
     memory of a check is current unless another process (a ``pingd`` CLI
@@ -79,6 +82,7 @@ class WriterConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.checks_by_uuid: dict[str, Check] = {}
         self.uuids_by_slug: dict[tuple[int, str], list[str]] = {}
+        self.projects_by_ping_key: dict[str, Project] = {}
         self.data_version = -1
         # While a ping job runs, its writes are queued here (by statement) and
         # sent with one executemany per statement: each execute() gives up the
@@ -92,6 +96,7 @@ class WriterConnection(sqlite3.Connection):
         """Drop every remembered check and anything staged."""
         self.checks_by_uuid.clear()
         self.uuids_by_slug.clear()
+        self.projects_by_ping_key.clear()
         self.staged.clear()
 
     def begin_immediate(self) -> None:
@@ -116,10 +121,21 @@ class WriterConnection(sqlite3.Connection):
         rows[len(rows) if key is None else key] = params
 
     def flush(self) -> None:
-        """Send every staged write, statement by statement, in the order first staged."""
+        """Send every staged write, statement by statement, in the order first staged.
+
+        Rows go many to a statement where the statement has a many-row form,
+        so a group's pings cost a few GIL hand-offs, not a few per ping.
+        """
         staged, self.staged = self.staged, {}
         for sql, rows in staged.items():
-            self.executemany(sql, rows.values())
+            many = _MANY_ROWS.get(sql)
+            if many is None or len(rows) == 1:
+                self.executemany(sql, rows.values())
+                continue
+            values = list(rows.values())
+            for start in range(0, len(values), MAX_ROWS_PER_STATEMENT):
+                chunk = values[start : start + MAX_ROWS_PER_STATEMENT]
+                self.execute(many(len(chunk)), [param for row in chunk for param in row])
 
 
 def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
@@ -129,6 +145,8 @@ def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
         isolation_level=None,
         check_same_thread=False,
         factory=WriterConnection if writer else sqlite3.Connection,
+        # Room for the many-row statements of every group size.
+        cached_statements=WRITER_CACHED_STATEMENTS if writer else 128,
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -156,24 +174,17 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
-Prepare = Callable[[], Callable[[sqlite3.Connection], Any]]
 Then = Callable[[Any, BaseException | None], object]
 
 
 class _Job:
-    __slots__ = ("fn", "hot", "done", "prepare", "then", "result", "error")
+    __slots__ = ("fn", "hot", "done", "then", "result", "error")
 
     def __init__(
-        self,
-        fn: Callable[[sqlite3.Connection], Any] | None,
-        hot: bool = False,
-        *,
-        prepare: Prepare | None = None,
-        then: Then | None = None,
+        self, fn: Callable[[sqlite3.Connection], Any], hot: bool = False, then: Then | None = None
     ) -> None:
         self.fn = fn
         self.hot = hot
-        self.prepare = prepare
         self.then = then
         # A lock taken now and released by the writer is a cheaper one-shot
         # latch than threading.Event. Jobs with ``then`` have no waiter.
@@ -252,16 +263,16 @@ class Store:
         result: T = job.result
         return result
 
-    def submit(self, prepare: Prepare, then: Then, *, hot: bool = False) -> None:
+    def submit(
+        self, fn: Callable[[sqlite3.Connection], T], then: Then, *, hot: bool = False
+    ) -> None:
         """Queue a write without waiting for it.
 
-        On the writer thread, ``prepare()`` runs just before the group's
-        transaction opens and returns the function to run inside it (anything
-        it raises skips the write); after the commit, ``then(result, error)``
-        runs there too, where it must not call ``write``. This is how the ping
-        lane answers pings without a thread waiting on each one.
+        After the commit, the writer calls ``then(result, error)`` on its own
+        thread, where it must be quick and must not call ``write``. This is
+        how the ping lane answers pings without a thread waiting on each one.
         """
-        self._queue.put(_Job(None, hot, prepare=prepare, then=then))
+        self._queue.put(_Job(fn, hot, then))
 
     def defer(self, key: Hashable, fn: Callable[[sqlite3.Connection], object]) -> None:
         """Queue housekeeping for the writer's next quiet moment (within about a second).
@@ -313,30 +324,21 @@ class Store:
                 return
 
     def _commit_batch(self, conn: WriterConnection, batch: list[_Job]) -> None:
-        runnable = []
-        for job in batch:
-            if job.prepare is not None:
-                try:
-                    job.fn = job.prepare()
-                except Exception as ex:
-                    job.error = ex
-                    continue
-            runnable.append(job)
         # Optimistically run the whole group in one transaction without a
         # savepoint per job. Should any job fail, undo the group and run it
         # again with savepoints, so that the failure undoes only its own job.
         # Jobs are functions of the database alone, so running one again
         # after a rollback is safe.
         try:
-            if runnable and not self._run_group(conn, runnable, isolate=False):
-                self._run_group(conn, runnable, isolate=True)
+            if not self._run_group(conn, batch, isolate=False):
+                self._run_group(conn, batch, isolate=True)
         except Exception as ex:
             # Nothing of this group reached the disk: every caller must hear so.
-            logger.exception("write batch of %d failed", len(runnable))
+            logger.exception("write batch of %d failed", len(batch))
             conn.forget_checks()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for job in runnable:
+            for job in batch:
                 job.result, job.error = None, ex
         # Wake the waiting callers first: the callbacks take longer.
         for job in batch:
@@ -359,7 +361,6 @@ class Store:
                     conn.flush()  # Other jobs read the tables directly.
                 conn.staging = job.hot and not isolate
                 try:
-                    assert job.fn is not None
                     job.result = job.fn(conn)
                 finally:
                     conn.staging = False
@@ -473,10 +474,17 @@ def get_default_project(conn: sqlite3.Connection) -> Project | None:
 
 def get_project_by_ping_key(conn: sqlite3.Connection, ping_key: str) -> Project | None:
     """Return the project with this ping key."""
+    if isinstance(conn, WriterConnection) and ping_key in conn.projects_by_ping_key:
+        return conn.projects_by_ping_key[ping_key]
     row = conn.execute(
         "SELECT id, name, ping_key FROM projects WHERE ping_key = ?", (ping_key,)
     ).fetchone()
-    return None if row is None else Project(row["id"], row["name"], row["ping_key"])
+    if row is None:
+        return None
+    project = Project(row["id"], row["name"], row["ping_key"])
+    if isinstance(conn, WriterConnection):  # pingd never changes a project's key.
+        conn.projects_by_ping_key[ping_key] = project
+    return project
 
 
 def insert_project(conn: sqlite3.Connection, name: str, ping_key: str, now: datetime) -> Project:
@@ -739,6 +747,34 @@ _TRIM_PINGS = "DELETE FROM pings WHERE check_id = ? AND n <= ?"
 def trim_pings(conn: sqlite3.Connection, check_id: int, last_n: int) -> None:
     """Delete a check's pings numbered up to ``last_n``, the ones past its log limit."""
     _write(conn, _TRIM_PINGS, (check_id, last_n), key=check_id)
+
+
+def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
+    """Return a function that spells a statement for ``n`` rows of parameters."""
+
+    @functools.lru_cache(maxsize=MAX_ROWS_PER_STATEMENT)
+    def spell(n: int) -> str:
+        return head + separator.join([row] * n) + tail
+
+    return spell
+
+
+# The staged writes of the ping path, many rows to a statement (see
+# WriterConnection.flush), each taking its rows' parameters in the same order.
+_MANY_ROWS: dict[str, Callable[[int], str]] = {
+    _INSERT_PING: _many_rows(
+        _INSERT_PING.partition("VALUES")[0] + "VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ),
+    _TRIM_PINGS: _many_rows("DELETE FROM pings WHERE ", "(check_id = ? AND n <= ?)", " OR "),
+}
+if sqlite3.sqlite_version_info >= (3, 33, 0):  # UPDATE … FROM arrived in 3.33.
+    _MANY_ROWS[_UPDATE_CHECK_STATE] = _many_rows(
+        "UPDATE checks SET status = v.column1, n_pings = v.column2, last_ping = v.column3,"
+        " last_start = v.column4, last_start_rid = v.column5, last_duration = v.column6,"
+        " alert_after = v.column7 FROM (VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?)",
+        tail=") AS v WHERE checks.id = v.column8",
+    )
 
 
 def insert_flip(conn: sqlite3.Connection, flip: Flip) -> None:
