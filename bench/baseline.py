@@ -2,7 +2,10 @@
 
 It reads the request body like pingd does and runs on waitress with the same
 options as ``pingd serve``, so pingd's throughput can be given as a ratio.
-Usage: python bench/baseline.py PORT THREADS
+With ``buffered``, responses are sent by waitress's event loop rather than by
+the worker (``send_bytes`` 18,000, as pingd does for ping connections): the
+ceiling for that way of answering.
+Usage: python bench/baseline.py PORT THREADS [buffered]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Ok:
 
 def main() -> None:
     port, threads = int(sys.argv[1]), int(sys.argv[2])
+    buffered = sys.argv[3:] == ["buffered"]
     app = falcon.App()
     app.add_sink(Ok(), "/")
     server = waitress.create_server(
@@ -31,6 +35,8 @@ def main() -> None:
         clear_untrusted_proxy_headers=True,
         ident="baseline",
     )
+    if buffered:
+        server.adj.send_bytes = 18000
     print(f"listening on http://127.0.0.1:{port}", file=sys.stderr, flush=True)
     server.run()
 

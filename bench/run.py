@@ -1,8 +1,10 @@
 """``make bench``: pingd against a bare Falcon app on the same waitress settings, in one run.
 
 For each scenario wrk drives 16 connections on loopback, first at the
-baseline (bench/baseline.py), then at ``pingd serve``; the table gives
-requests/s, p50 and p99 latency, errors and pingd's ratio to the baseline.
+baseline (bench/baseline.py), then at the same baseline with its responses
+sent by the event loop (as pingd's ping lane does), then at ``pingd serve``;
+the table gives requests/s, p50 and p99 latency, errors and pingd's ratio to
+both baselines.
 Then: pingd's memory after at least 100,000 pings, the database size as the
 ping log fills and stays full, start-up time to the first answered ping, and
 whether "database is locked" ever appeared. Needs wrk (Debian package).
@@ -174,24 +176,28 @@ def main() -> int:
     ]  # fmt: skip
 
     rows = []
-    base_port, pingd_port = free_port(), free_port()
+    base_port, buffered_port, pingd_port = free_port(), free_port(), free_port()
     pingd_env = {**env, "PINGD_SERVER_LISTEN": f"127.0.0.1:{pingd_port}"}
     sizes = []
     with (
         running([*base_cmd, str(base_port), str(args.threads)], env, work / "baseline.log"),
+        running([*base_cmd, str(buffered_port), str(args.threads), "buffered"], env,
+                work / "buffered.log"),
         running(pingd_cmd, pingd_env, work / "pingd.log") as pingd,
-    ):
+    ):  # fmt: skip
         wait_answering(f"http://127.0.0.1:{base_port}/ping/{uuid}")
+        wait_answering(f"http://127.0.0.1:{buffered_port}/ping/{uuid}")
         wait_answering(f"http://127.0.0.1:{pingd_port}/ping/{uuid}")
         pings = 0.0
         for name, path, options in scenarios:
             base = wrk(f"http://127.0.0.1:{base_port}{path}", args, **options)
+            buffered = wrk(f"http://127.0.0.1:{buffered_port}{path}", args, **options)
             mine = wrk(f"http://127.0.0.1:{pingd_port}{path}", args, **options)
             pings += mine["requests"]
             sizes.append(database_mb(db))
-            rows.append((name, base, mine))
-            print(f"  {name}: pingd {mine['rps']:.0f}/s vs baseline {base['rps']:.0f}/s",
-                  file=sys.stderr)  # fmt: skip
+            rows.append((name, base, buffered, mine))
+            print(f"  {name}: pingd {mine['rps']:.0f}/s vs baseline {base['rps']:.0f}/s"
+                  f" (buffered {buffered['rps']:.0f}/s)", file=sys.stderr)  # fmt: skip
         extra_seconds = 0
         while pings < PINGS_FOR_MEMORY:
             more = wrk(f"http://127.0.0.1:{pingd_port}/ping/{uuid}", args)
@@ -218,7 +224,8 @@ def main() -> int:
     return 0
 
 
-def render(rows: list[tuple[str, dict[str, float], dict[str, float]]], args: argparse.Namespace,
+def render(rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float]]],
+           args: argparse.Namespace,
            *, memory: float, pings: float, sizes: list[float], startup: float,
            locked: int) -> str:  # fmt: skip
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -226,14 +233,15 @@ def render(rows: list[tuple[str, dict[str, float], dict[str, float]]], args: arg
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}; wrk, {args.connections} "
         f"connections, {args.duration} s per run, waitress with {args.threads} threads for both.",
         "",
-        "| Scenario | Baseline req/s | pingd req/s | Ratio | pingd p50 | pingd p99 | Errors | "
-        "× Healthchecks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Scenario | Baseline req/s | Buffered baseline req/s | pingd req/s | Ratio | "
+        "Ratio to buffered | pingd p50 | pingd p99 | Errors | × Healthchecks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, base, mine in rows:
+    for name, base, buffered, mine in rows:
         lines.append(
-            f"| {name} | {base['rps']:,.0f} | {mine['rps']:,.0f} | "
-            f"{mine['rps'] / base['rps']:.2f} | {mine['p50']:.1f} ms | {mine['p99']:.1f} ms | "
+            f"| {name} | {base['rps']:,.0f} | {buffered['rps']:,.0f} | {mine['rps']:,.0f} | "
+            f"{mine['rps'] / base['rps']:.2f} | {mine['rps'] / buffered['rps']:.2f} | "
+            f"{mine['p50']:.1f} ms | {mine['p99']:.1f} ms | "
             f"{mine['errors']:.0f} | {mine['rps'] / HEALTHCHECKS_PINGS_PER_SECOND:.0f}× |"
         )
     lines += [

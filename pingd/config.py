@@ -104,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Addresses to listen on, HOST:PORT; [::]:8000 for IPv6.", _check_listen),
     Setting("server", "base_url", "http://localhost:8000", str,
             "Public URL of this server, used to build ping URLs and links.", _check_base_url),
-    Setting("server", "threads", 32, int, "Worker threads that answer requests.", _between(1, 256)),
+    Setting("server", "threads", 8, int, "Worker threads that answer requests.", _between(1, 256)),
     Setting("server", "trusted_proxy", "", str,
             "Address of the reverse proxy whose X-Forwarded-* headers are trusted.", _check_proxy),
     Setting("server", "max_request_body", 1048576, int,

@@ -9,12 +9,13 @@ lane is a waitress task dispatcher that sends ping requests to the writer
 instead:
 
 1. the event loop parses the ping with ``PingRouter.parse``, the app's own
-   code, and queues it on the writer (a bad one goes straight to step 3);
+   code, and queues it on the writer;
 2. the writer's group commits, with one fsync for all of its pings;
-3. the writer wakes the event loop once, which then serves each request
-   through the whole app as usual, the router being told the outcome already
-   committed, so that every answer's bytes are exactly the app's.
+3. the writer then serves each request through the whole app as usual, the
+   router being told the outcome already committed, so that every answer's
+   bytes are exactly the app's; the event loop sends them.
 
+A ping that fails to parse is served by the event loop on its next turn.
 Everything else (the API, OPTIONS, anything the router would not see) goes to
 the worker pool unchanged. No ping is answered before its commit.
 """
@@ -59,11 +60,13 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         self._wakeup: _Wakeup | None = None
         self._stopped = False
         self._ready_lock = threading.Lock()
-        self._ready: list[tuple[Any, PingResult | None, BaseException | None]] = []
+        self._ready: list[tuple[Any, BaseException]] = []
+        self._lane_adj: Any = None
 
     def attach(self, adj: Any, socket_map: dict[Any, Any]) -> None:
         """Join the server's event loop and apply its proxy settings as waitress does."""
         self._wakeup = _Wakeup(socket_map, self._serve_ready)
+        self._lane_adj = _BufferedAdjustments(adj)
         self._translate = proxy_headers_middleware(
             lambda environ, start_response: [environ],
             trusted_proxy=adj.trusted_proxy,
@@ -95,8 +98,10 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             # A bad ping: the app renders the error, as on its own path. Not
             # from here, though: waitress calls add_task holding a lock that
             # serving the channel takes again.
-            self._answer(channel, None, ex)
+            self._answer_soon(channel, ex)
             return
+        if channel.adj is not self._lane_adj:
+            channel.adj = self._lane_adj
         self._service.record_ping_later(
             ping, lambda result, error: self._answer(channel, result, error)
         )
@@ -113,20 +118,24 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         return self._router.parse(req)
 
     def _answer(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
-        """Have the event loop serve this outcome (called after the commit, on the writer)."""
+        """On the writer thread, after the commit: serve the ping through the app."""
+        if not self._stopped:
+            self._serve(channel, result, error)
+
+    def _answer_soon(self, channel: Any, error: BaseException) -> None:
+        """Have the event loop serve a ping that failed to parse, on its next turn."""
         with self._ready_lock:
-            self._ready.append((channel, result, error))
+            self._ready.append((channel, error))
             first = len(self._ready) == 1
         if first and self._wakeup is not None and not self._stopped:
-            # One wake-up of the event loop per commit group, not per ping.
             self._wakeup.pull_trigger()
 
     def _serve_ready(self) -> None:
-        """In waitress's event loop: serve every ping whose commit has finished."""
+        """In waitress's event loop: serve the pings that failed to parse."""
         with self._ready_lock:
             ready, self._ready = self._ready, []
-        for channel, result, error in ready:
-            self._serve(channel, result, error)
+        for channel, error in ready:
+            self._serve(channel, None, error)
 
     def _serve(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
         """Serve the channel's ping through the app, with this outcome."""
@@ -144,6 +153,26 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         if self._wakeup is not None:
             self._wakeup.close()
         return super().shutdown(cancel_pending, timeout)
+
+
+class _BufferedAdjustments:
+    """A server's waitress settings, except that a response is sent by the event loop.
+
+    waitress sends each piece of a response from the thread that writes it
+    (``send_bytes`` is 1 since waitress 2.0). For a ping answered on the
+    writer thread, each of those sends gives up the GIL, and getting it back
+    from the busy event loop takes longer than the send: buffered (as with
+    waitress's earlier default of 18,000 bytes) the event loop sends the
+    whole answer at once. Given only to connections that carry pings.
+    """
+
+    send_bytes = 18000
+
+    def __init__(self, adj: Any) -> None:
+        self._adj = adj
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adj, name)
 
 
 class _Wakeup(Trigger):  # type: ignore[misc]

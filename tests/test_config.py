@@ -46,7 +46,7 @@ def test_it_uses_the_built_in_defaults_without_file_env_or_flags() -> None:
     config = load_config(None, environ={})
     assert config.server.listen == ("127.0.0.1:8000",)
     assert config.server.base_url == "http://localhost:8000"
-    assert config.server.threads == 32
+    assert config.server.threads == 8
     assert config.server.trusted_proxy == ""
     assert config.server.max_request_body == 1048576
     assert config.storage.path == "pingd.db"
@@ -188,7 +188,7 @@ def test_it_names_an_unknown_pingd_environment_variable() -> None:
 
 def test_it_ignores_environment_variables_of_other_programs() -> None:
     config = load_config(None, environ={"PING_TIMEOUT": "1", "HOME": "/root", "XPINGD_A": "1"})
-    assert config.server.threads == 32
+    assert config.server.threads == 8
 
 
 @pytest.mark.parametrize(
