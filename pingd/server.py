@@ -22,6 +22,7 @@ the worker pool unchanged. No ping is answered before its commit.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from typing import Any
@@ -42,6 +43,7 @@ from pingd.service import Service
 logger = logging.getLogger(__name__)
 
 _LANE_METHODS = frozenset(PING_METHODS)
+BUFFERED_SEND_BYTES = 18000
 
 
 class _NotAPing(Exception):
@@ -66,7 +68,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
     def attach(self, adj: Any, socket_map: dict[Any, Any]) -> None:
         """Join the server's event loop and apply its proxy settings as waitress does."""
         self._wakeup = _Wakeup(socket_map, self._serve_ready)
-        self._lane_adj = _BufferedAdjustments(adj)
+        self._lane_adj = buffered_adjustments(adj)
         self._translate = proxy_headers_middleware(
             lambda environ, start_response: [environ],
             trusted_proxy=adj.trusted_proxy,
@@ -155,7 +157,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         return super().shutdown(cancel_pending, timeout)
 
 
-class _BufferedAdjustments:
+def buffered_adjustments(adj: Any) -> Any:
     """A server's waitress settings, except that a response is sent by the event loop.
 
     waitress sends each piece of a response from the thread that writes it
@@ -165,14 +167,9 @@ class _BufferedAdjustments:
     waitress's earlier default of 18,000 bytes) the event loop sends the
     whole answer at once. Given only to connections that carry pings.
     """
-
-    send_bytes = 18000
-
-    def __init__(self, adj: Any) -> None:
-        self._adj = adj
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adj, name)
+    buffered = copy.copy(adj)
+    buffered.send_bytes = BUFFERED_SEND_BYTES
+    return buffered
 
 
 class _Wakeup(Trigger):  # type: ignore[misc]
