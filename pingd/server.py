@@ -102,8 +102,6 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             # serving the channel takes again.
             self._answer_soon(channel, ex)
             return
-        if channel.adj is not self._lane_adj:
-            channel.adj = self._lane_adj
         self._service.record_ping_later(
             ping, lambda result, error: self._answer(channel, result, error)
         )
@@ -120,17 +118,27 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         return self._router.parse(req)
 
     def _answer(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
-        """On the writer thread, after the commit: serve the ping through the app."""
-        if not self._stopped:
+        """On the writer thread, after the commit: serve the ping through the app.
+
+        The answer is buffered for the event loop to send (see
+        ``buffered_adjustments``), for this one request only.
+        """
+        if self._stopped:
+            return
+        plain = channel.adj
+        channel.adj = self._lane_adj
+        try:
             self._serve(channel, result, error)
+        finally:
+            channel.adj = plain
 
     def _answer_soon(self, channel: Any, error: BaseException) -> None:
         """Have the event loop serve a ping that failed to parse, on its next turn."""
         with self._ready_lock:
             self._ready.append((channel, error))
-            first = len(self._ready) == 1
-        if first and self._wakeup is not None and not self._stopped:
-            self._wakeup.pull_trigger()
+            # Under the lock that shutdown() takes to close the pipe.
+            if len(self._ready) == 1 and self._wakeup is not None and not self._stopped:
+                self._wakeup.pull_trigger()
 
     def _serve_ready(self) -> None:
         """In waitress's event loop: serve the pings that failed to parse."""
@@ -151,9 +159,10 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
 
     def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> Any:
         """Stop with waitress: pings committed from now on are not answered."""
-        self._stopped = True
-        if self._wakeup is not None:
-            self._wakeup.close()
+        with self._ready_lock:
+            self._stopped = True
+            if self._wakeup is not None:
+                self._wakeup.close()
         return super().shutdown(cancel_pending, timeout)
 
 
@@ -165,7 +174,7 @@ def buffered_adjustments(adj: Any) -> Any:
     writer thread, each of those sends gives up the GIL, and getting it back
     from the busy event loop takes longer than the send: buffered (as with
     waitress's earlier default of 18,000 bytes) the event loop sends the
-    whole answer at once. Given only to connections that carry pings.
+    whole answer at once. Used only while the writer serves a ping.
     """
     buffered = copy.copy(adj)
     buffered.send_bytes = BUFFERED_SEND_BYTES
@@ -188,7 +197,7 @@ class _Wakeup(Trigger):  # type: ignore[misc]
         try:
             self.recv(8192)
         except OSError:
-            return
+            pass  # Whatever woke us, the callback must still run.
         self._callback()
 
 

@@ -336,8 +336,11 @@ class Store:
             # Nothing of this group reached the disk: every caller must hear so.
             logger.exception("write batch of %d failed", len(batch))
             conn.forget_checks()
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except Exception:  # The writer must outlive a failed rollback too.
+                logger.exception("rollback after a failed batch failed")
             for job in batch:
                 job.result, job.error = None, ex
         # Wake the waiting callers first: the callbacks take longer.
