@@ -1,13 +1,15 @@
 """SQLite storage: connections, the single writer thread, and one function per query.
 
-Every write in the process goes through ``Store.write``, which hands a function
-to one writer thread. The writer runs the functions it has queued inside one
-``BEGIN IMMEDIATE … COMMIT`` (each in its own savepoint, so one failing request
-does not undo its neighbours) and only then wakes their callers. Requests
-therefore never queue on SQLite's write lock, a burst of pings costs one fsync
-instead of one each, and no caller hears "OK" before its row is durable.
+Every write in the process goes through ``Store.write`` (or, for the ping
+lane, ``Store.submit``, which does not wait), handing a function to one writer
+thread. The writer runs the functions it has queued inside one
+``BEGIN IMMEDIATE … COMMIT`` (should one fail, the group runs again with a
+savepoint each, so a failing request does not undo its neighbours) and only
+then wakes their callers. Requests therefore never queue on SQLite's write
+lock, a burst of pings costs one fsync instead of one each, and no caller hears
+"OK" before its row is durable.
 
-Reads use one connection per thread; WAL lets them run beside the writer.
+Reads use a small pool of connections; WAL lets them run beside the writer.
 """
 
 from __future__ import annotations
