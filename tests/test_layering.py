@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "migrate": set(),
     "ratelimit": set(),  # a stdlib-only utility for the API
     "domain": {"errors"},
-    "store": {"domain"},
+    "writer": {"domain"},
+    "store": {"domain", "writer"},
     "service": {"domain", "store", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
     # stdlib-only leaf, so this adds no edge back up.
