@@ -2,8 +2,8 @@
 
 Writes run on the writer's connection (``pingd.writer``), where the ping
 path's writes may be staged and sent a group at a time; reads run on a pooled
-reader. ``Store``, ``connect`` and ``transaction`` are re-exported from
-``pingd.writer`` for callers that only know this module.
+reader. ``Store`` and ``connect`` are re-exported from ``pingd.writer`` for
+callers that only know this module.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from pingd.domain import Flip
 from pingd.domain import Ping
 from pingd.writer import MAX_ROWS_PER_STATEMENT
 from pingd.writer import Store as Store
-from pingd.writer import WriterConnection as WriterConnection
+from pingd.writer import WriterConnection
 from pingd.writer import connect as connect
-from pingd.writer import transaction as transaction
 
 logger = logging.getLogger(__name__)
 
