@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import webtest
+from serverutil import Server
+from serverutil import stop_quietly
 
 from pingd.app import create_app
 from pingd.app import make_service
@@ -96,3 +98,12 @@ def make_app(store: Store, clock: FakeClock, service: Service, tmp_path: Path) -
         return webtest.TestApp(create_app(default_config(**overrides), store=store, clock=clock))
 
     return make
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    """Collects the ``pingd serve`` processes a test starts; stops any still running, by PID."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        stop_quietly(server)

@@ -50,7 +50,6 @@ from serverutil import api_key_from_banner
 from serverutil import open_db_readonly
 from serverutil import run_cli
 from serverutil import start_server
-from serverutil import stop_quietly
 
 CHECKS = 4
 ROUND_SECONDS = 10.0  # the longest a round's load may run before the kill
@@ -141,15 +140,6 @@ def receiver() -> Iterator[Receiver]:
         yield down
     finally:
         down.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Collects the servers a test starts and stops any still running, by PID."""
-    started: list[Server] = []
-    yield started
-    for server in started:
-        stop_quietly(server)
 
 
 # -- what the clients were told ------------------------------------------------------

@@ -15,17 +15,14 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from serverutil import Server
 from serverutil import add_check
 from serverutil import open_db_readonly
 from serverutil import start_server
-from serverutil import stop_quietly
 
 THREADS = 8
 PINGS_PER_THREAD = 250  # at most 2000 requests per round
@@ -98,15 +95,6 @@ class Pinger:
                         self.enough.set()
         finally:
             conn.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Collects the servers a test starts and stops any still running."""
-    started: list[Server] = []
-    yield started
-    for server in started:
-        stop_quietly(server)
 
 
 def stored_bodies(db: Path) -> set[bytes]:
