@@ -692,10 +692,11 @@ class Service:
         )  # fmt: skip
         outcome = domain.apply_ping(check, ping, now)
         store.update_check_state(conn, outcome.check)
-        store.insert_ping(conn, ping)
+        store.store_ping(conn, ping, self._ping_log_limit)
         if ping.n > self._ping_log_limit:
             # In the same transaction, so the log never holds more than the
-            # limit and the space of the pings it drops is reused at once.
+            # limit. Usually there is nothing left to delete: the new ping
+            # took the oldest one's row.
             store.trim_pings(conn, check.id, ping.n - self._ping_log_limit)
         for flip in outcome.flips:
             store.insert_flip(conn, flip)

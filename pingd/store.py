@@ -313,19 +313,103 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
 # -- pings and flips ---------------------------------------------------------
 
 
-_INSERT_PING = (
-    "INSERT INTO pings (check_id, n, created, kind, exit_status, rid, scheme, method,"
-    " remote_addr, ua, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# UPDATE … FROM, which lets one statement update many rows from a list of
+# values, arrived in SQLite 3.33.
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
+
+
+def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
+    """Return a function that spells a statement for ``n`` rows of parameters."""
+
+    @functools.lru_cache(maxsize=MAX_ROWS_PER_STATEMENT)
+    def spell(n: int) -> str:
+        return head + separator.join([row] * n) + tail
+
+    return spell
+
+
+_PING_COLUMNS = (
+    "check_id", "n", "created", "kind", "exit_status", "rid", "scheme", "method", "remote_addr",
+    "ua", "body", "body_size",
+)  # fmt: skip
+_INSERT_PINGS = _many_rows(
+    f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) VALUES ",
+    "(" + ", ".join("?" * len(_PING_COLUMNS)) + ")",
+    tail=" ON CONFLICT (check_id, n) DO NOTHING",
 )
+# A ping's row is (its columns..., the n of the row it takes the place of).
+_TAKE_ROW = (
+    "UPDATE pings SET "
+    + ", ".join(f"{column} = ?" for column in _PING_COLUMNS[1:])
+    + " WHERE check_id = ? AND n = ?"
+)
+_TAKE_ROWS = _many_rows(
+    "UPDATE pings SET "
+    + ", ".join(f"{column} = v.column{i}" for i, column in enumerate(_PING_COLUMNS, 1) if i > 1)
+    + " FROM (VALUES ",
+    "(" + ", ".join("?" * (len(_PING_COLUMNS) + 1)) + ")",
+    tail=f") AS v WHERE pings.check_id = v.column1 AND pings.n = v.column{len(_PING_COLUMNS) + 1}",
+)
+_STORE_PINGS = "store pings"  # Names the staged write; _flush_pings sends it.
 
 
-def insert_ping(conn: sqlite3.Connection, ping: Ping) -> None:
-    """Store one ping."""
-    params = (
+def store_ping(conn: sqlite3.Connection, ping: Ping, log_limit: int) -> None:
+    """Store one ping in the row of the check's ping it pushes out of the log.
+
+    Past its first ``log_limit`` pings, a check's ping ``n`` takes the row of
+    ping ``n - log_limit``: the row and its body's pages are rewritten in
+    place, which costs SQLite half as much as inserting a new row and deleting
+    the old one (see BENCHMARKS.md). A ping with no such row (a check's first
+    pings, a raised limit) is inserted. Pings beyond the limit that a lowered
+    limit leaves behind are for ``trim_pings``.
+    """
+    row = (
         ping.check_id, ping.n, to_db_time(ping.created), ping.kind, ping.exit_status, ping.rid,
         ping.scheme, ping.method, ping.remote_addr, ping.ua, ping.body, ping.body_size,
+        ping.n - log_limit,
     )  # fmt: skip
-    _write(conn, _INSERT_PING, params)
+    if not isinstance(conn, WriterConnection):
+        _flush_pings(conn, [row])
+        return
+    # Of a group's pings of one check, those ``log_limit`` apart would take
+    # one row in turn: only the last of them is kept, in the row the first
+    # would have taken.
+    key = (ping.check_id, ping.n % log_limit)
+    earlier = conn.staged_row(_STORE_PINGS, key) if conn.staging else None
+    if earlier is not None:
+        row = row[:-1] + earlier[-1:]
+    conn.write(_STORE_PINGS, row, key=key, flusher=_flush_pings)
+
+
+def _flush_pings(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Write pings staged by store_ping, into the rows they take or new ones."""
+    placed = 0
+    taking = [row for row in rows if row[-1] >= 1]
+    if len(taking) == 1 or not _UPDATE_FROM:
+        for row in taking:
+            placed += conn.execute(_TAKE_ROW, row[1:-1] + (row[0], row[-1])).rowcount
+    else:
+        for chunk in _chunks(taking):
+            params = [param for row in chunk for param in row]
+            placed += conn.execute(_TAKE_ROWS(len(chunk)), params).rowcount
+    if placed == len(rows):
+        return
+    # Insert the rest. Each ping placed above now holds its own number, so
+    # the conflict clause skips exactly those.
+    inserted = 0
+    for chunk in _chunks(rows):
+        params = [param for row in chunk for param in row[:-1]]
+        inserted += conn.execute(_INSERT_PINGS(len(chunk)), params).rowcount
+    if placed + inserted != len(rows):
+        # A ping's number was taken already: the check's count is behind its
+        # log. Fail loudly rather than answer OK for a ping not stored.
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: pings.check_id, pings.n")
+
+
+def _chunks(rows: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    return [
+        rows[i : i + MAX_ROWS_PER_STATEMENT] for i in range(0, len(rows), MAX_ROWS_PER_STATEMENT)
+    ]
 
 
 def _ping_from_row(row: sqlite3.Row) -> Ping:
@@ -360,26 +444,13 @@ def trim_pings(conn: sqlite3.Connection, check_id: int, last_n: int) -> None:
     _write(conn, _TRIM_PINGS, (check_id, last_n), key=check_id)
 
 
-def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
-    """Return a function that spells a statement for ``n`` rows of parameters."""
-
-    @functools.lru_cache(maxsize=MAX_ROWS_PER_STATEMENT)
-    def spell(n: int) -> str:
-        return head + separator.join([row] * n) + tail
-
-    return spell
-
-
 # The staged writes of the ping path, many rows to a statement (see
 # pingd.writer.WriterConnection.flush), each taking its rows' parameters in the
 # same order.
 _MANY_ROWS: dict[str, Callable[[int], str]] = {
-    _INSERT_PING: _many_rows(
-        _INSERT_PING.partition("VALUES")[0] + "VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ),
     _TRIM_PINGS: _many_rows("DELETE FROM pings WHERE ", "(check_id = ? AND n <= ?)", " OR "),
 }
-if sqlite3.sqlite_version_info >= (3, 33, 0):  # UPDATE … FROM arrived in 3.33.
+if _UPDATE_FROM:
     _MANY_ROWS[_UPDATE_CHECK_STATE] = _many_rows(
         "UPDATE checks SET status = v.column1, n_pings = v.column2, last_ping = v.column3,"
         " last_start = v.column4, last_start_rid = v.column5, last_duration = v.column6,"

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+Rows = list[tuple[Any, ...]]
+Flusher = Callable[[sqlite3.Connection, Rows], None]
+
 BUSY_TIMEOUT_MS = 10000
 MAX_BATCH_JOBS = 512
 DEFERRED_INTERVAL_SECONDS = 1.0
@@ -68,6 +71,7 @@ class WriterConnection(sqlite3.Connection):
         self.staging = False
         self.staged: dict[str, dict[Hashable, tuple[Any, ...]]] = {}
         self.spellers: dict[str, Callable[[int], str]] = {}
+        self.flushers: dict[str, Flusher] = {}
 
     def forget_checks(self) -> None:
         """Drop every remembered check and anything staged."""
@@ -91,20 +95,32 @@ class WriterConnection(sqlite3.Connection):
         *,
         key: Hashable = None,
         many: Callable[[int], str] | None = None,
+        flusher: Flusher | None = None,
     ) -> None:
         """Execute a write now, or queue it while staging.
 
         Of the staged rows of one statement with the same ``key``, only the
         last is sent: a group writes a check's state once, however many of
-        its pings it holds. ``many(n)`` spells the statement for ``n`` rows.
+        its pings it holds. ``many(n)`` spells the statement for ``n`` rows;
+        a ``flusher`` instead sends the rows itself (``sql`` then only names
+        the kind of write).
         """
         if not self.staging:
-            self.execute(sql, params)
+            if flusher is not None:
+                flusher(self, [params])
+            else:
+                self.execute(sql, params)
             return
         rows = self.staged.setdefault(sql, {})
         rows[len(rows) if key is None else key] = params
         if many is not None:
             self.spellers[sql] = many
+        if flusher is not None:
+            self.flushers[sql] = flusher
+
+    def staged_row(self, sql: str, key: Hashable) -> tuple[Any, ...] | None:
+        """Return the row staged for ``sql`` under ``key``, if any."""
+        return self.staged.get(sql, {}).get(key)
 
     def flush(self) -> None:
         """Send every staged write, statement by statement, in the order first staged.
@@ -114,6 +130,10 @@ class WriterConnection(sqlite3.Connection):
         """
         staged, self.staged = self.staged, {}
         for sql, rows in staged.items():
+            flusher = self.flushers.get(sql)
+            if flusher is not None:
+                flusher(self, list(rows.values()))
+                continue
             many = self.spellers.get(sql)
             if many is None or len(rows) == 1:
                 self.executemany(sql, rows.values())
