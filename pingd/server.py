@@ -91,8 +91,9 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         ):
             super().add_task(channel)
             return
+        task = channel.task_class(channel, request)
         try:
-            ping = self._parse(channel, request)
+            ping = self._parse(task)
         except _NotAPing:
             super().add_task(channel)
             return
@@ -103,12 +104,14 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             self._answer_soon(channel, ex)
             return
         self._service.record_ping_later(
-            ping, lambda result, error: self._answer(channel, result, error)
+            ping, lambda result, error: self._answer(task, result, error)
         )
 
-    def _parse(self, channel: Any, request: Any) -> PingRequest:
+    def _parse(self, task: Any) -> PingRequest:
         """The request as the app's router would read it (the body included)."""
-        environ = channel.task_class(channel, request).get_environment()
+        # The task keeps the environ it built, for serving the ping later;
+        # the app translates proxy headers itself then, so translate a copy.
+        environ = dict(task.get_environment())
         translated = self._translate(environ, _no_start_response)
         if not isinstance(translated, list) or translated[0] is not environ:
             raise _NotAPing()  # A malformed proxy header: the app's path answers 400.
@@ -117,7 +120,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             raise _NotAPing()
         return self._router.parse(req)
 
-    def _answer(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
+    def _answer(self, task: Any, result: PingResult | None, error: BaseException | None) -> None:
         """On the writer thread, after the commit: serve the ping through the app.
 
         The answer is buffered for the event loop to send (see
@@ -125,10 +128,11 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         """
         if self._stopped:
             return
+        channel = task.channel
         plain = channel.adj
         channel.adj = self._lane_adj
         try:
-            self._serve(channel, result, error)
+            self._serve(channel, result, error, task)
         finally:
             channel.adj = plain
 
@@ -147,15 +151,36 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         for channel, error in ready:
             self._serve(channel, None, error)
 
-    def _serve(self, channel: Any, result: PingResult | None, error: BaseException | None) -> None:
-        """Serve the channel's ping through the app, with this outcome."""
+    def _serve(
+        self,
+        channel: Any,
+        result: PingResult | None,
+        error: BaseException | None,
+        task: Any = None,
+    ) -> None:
+        """Serve the channel's ping through the app, with this outcome.
+
+        ``task``, the one the ping was parsed with, is served rather than a
+        new one, which would build the same environ again.
+        """
         if not channel.requests:
             return  # The client went away meanwhile and waitress closed the channel.
+        reuse = task is not None and task.request is channel.requests[0]
+        if reuse:
+            # Only for this request: serving it may queue the channel's next
+            # one (a pipelined request) before this call returns.
+            own_class = type(channel).task_class
+            channel.task_class = lambda channel, request: (
+                task if request is task.request else own_class(channel, request)
+            )
         with self._router.precommitted(result, error):
             try:
                 channel.service()
             except Exception:  # waitress's own service() logs and recovers; be safe.
                 logger.exception("serving a ping failed")
+            finally:
+                if reuse:
+                    del channel.task_class  # waitress's own class again
 
     def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> Any:
         """Stop with waitress: pings committed from now on are not answered."""
