@@ -31,6 +31,7 @@ from pingd.writer import MAX_ROWS_PER_STATEMENT
 from pingd.writer import Store as Store
 from pingd.writer import WriterConnection
 from pingd.writer import connect as connect
+from pingd.writer import padded_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -319,9 +320,13 @@ _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
-    """Return a function that spells a statement for ``n`` rows of parameters."""
+    """Return a function that spells a statement for ``n`` rows of parameters.
 
-    @functools.lru_cache(maxsize=MAX_ROWS_PER_STATEMENT)
+    ``n`` is a power of two (see pingd.writer.padded_chunks), and a row of
+    NULLs must change nothing.
+    """
+
+    @functools.lru_cache(maxsize=MAX_ROWS_PER_STATEMENT.bit_length())
     def spell(n: int) -> str:
         return head + separator.join([row] * n) + tail
 
@@ -333,9 +338,9 @@ _PING_COLUMNS = (
     "ua", "body", "body_size",
 )  # fmt: skip
 _INSERT_PINGS = _many_rows(
-    f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) VALUES ",
+    f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) SELECT * FROM (VALUES ",
     "(" + ", ".join("?" * len(_PING_COLUMNS)) + ")",
-    tail=" ON CONFLICT (check_id, n) DO NOTHING",
+    tail=") WHERE column1 IS NOT NULL ON CONFLICT (check_id, n) DO NOTHING",
 )
 # A ping's row is (its columns..., the n of the row it takes the place of).
 _TAKE_ROW = (
@@ -389,27 +394,19 @@ def _flush_pings(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         for row in taking:
             placed += conn.execute(_TAKE_ROW, row[1:-1] + (row[0], row[-1])).rowcount
     else:
-        for chunk in _chunks(taking):
-            params = [param for row in chunk for param in row]
-            placed += conn.execute(_TAKE_ROWS(len(chunk)), params).rowcount
+        for size, params in padded_chunks(taking):
+            placed += conn.execute(_TAKE_ROWS(size), params).rowcount
     if placed == len(rows):
         return
     # Insert the rest. Each ping placed above now holds its own number, so
     # the conflict clause skips exactly those.
     inserted = 0
-    for chunk in _chunks(rows):
-        params = [param for row in chunk for param in row[:-1]]
-        inserted += conn.execute(_INSERT_PINGS(len(chunk)), params).rowcount
+    for size, params in padded_chunks([row[:-1] for row in rows]):
+        inserted += conn.execute(_INSERT_PINGS(size), params).rowcount
     if placed + inserted != len(rows):
         # A ping's number was taken already: the check's count is behind its
         # log. Fail loudly rather than answer OK for a ping not stored.
         raise sqlite3.IntegrityError("UNIQUE constraint failed: pings.check_id, pings.n")
-
-
-def _chunks(rows: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
-    return [
-        rows[i : i + MAX_ROWS_PER_STATEMENT] for i in range(0, len(rows), MAX_ROWS_PER_STATEMENT)
-    ]
 
 
 def _ping_from_row(row: sqlite3.Row) -> Ping:

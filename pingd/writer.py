@@ -43,8 +43,7 @@ MAX_REMEMBERED_CHECKS = 2000
 MAX_READERS = 4
 WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 READER_CACHE_KIB = 1024
-MAX_ROWS_PER_STATEMENT = 64
-WRITER_CACHED_STATEMENTS = 512
+MAX_ROWS_PER_STATEMENT = 64  # a power of two (see padded_chunks)
 
 
 class WriterConnection(sqlite3.Connection):
@@ -138,10 +137,24 @@ class WriterConnection(sqlite3.Connection):
             if many is None or len(rows) == 1:
                 self.executemany(sql, rows.values())
                 continue
-            values = list(rows.values())
-            for start in range(0, len(values), MAX_ROWS_PER_STATEMENT):
-                chunk = values[start : start + MAX_ROWS_PER_STATEMENT]
-                self.execute(many(len(chunk)), [param for row in chunk for param in row])
+            for size, params in padded_chunks(list(rows.values())):
+                self.execute(many(size), params)
+
+
+def padded_chunks(rows: Rows) -> Iterator[tuple[int, list[Any]]]:
+    """Split rows for many-row statements: (row count, flat parameters) per statement.
+
+    Each count is a power of two up to MAX_ROWS_PER_STATEMENT, the rows
+    padded with all-NULL ones, which every many-row statement here skips.
+    Every count of rows would be a prepared statement of its own, some
+    40 KB each: a handful of counts keep the statement cache small.
+    """
+    for start in range(0, len(rows), MAX_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + MAX_ROWS_PER_STATEMENT]
+        size = 1 << (len(chunk) - 1).bit_length()
+        params = [param for row in chunk for param in row]
+        params.extend([None] * (len(chunk[0]) * (size - len(chunk))))
+        yield size, params
 
 
 def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
@@ -151,8 +164,6 @@ def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
         isolation_level=None,
         check_same_thread=False,
         factory=WriterConnection if writer else sqlite3.Connection,
-        # Room for the many-row statements of every group size.
-        cached_statements=WRITER_CACHED_STATEMENTS if writer else 128,
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

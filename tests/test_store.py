@@ -18,6 +18,7 @@ from pingd.config import default_config
 from pingd.service import PingRequest
 from pingd.service import Service
 from pingd.store import Store
+from pingd.writer import padded_chunks
 
 
 def _request(**target: object) -> PingRequest:
@@ -230,3 +231,12 @@ def test_a_ping_whose_number_is_taken_fails_rather_than_being_lost(reopen) -> No
     outcomes = _in_one_group(store, service, [_body_request(check.uuid, b"lost?")])
     assert isinstance(outcomes[0], sqlite3.IntegrityError)
     assert _log(path, check.id) == [(3, b"3"), (4, b"4"), (5, b"5")]
+
+
+def test_many_row_statements_come_in_a_few_sizes_padded_with_null_rows() -> None:
+    rows = [(n, "x") for n in range(130)]
+    chunks = list(padded_chunks(rows))
+    assert [size for size, _ in chunks] == [64, 64, 2]
+    assert list(padded_chunks(rows[:5])) == [
+        (8, [0, "x", 1, "x", 2, "x", 3, "x", 4, "x", None, None, None, None, None, None])
+    ]
