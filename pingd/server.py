@@ -13,7 +13,9 @@ instead:
 2. the writer's group commits, with one fsync for all of its pings;
 3. the writer then serves each request through the whole app as usual, the
    router being told the outcome already committed, so that every answer's
-   bytes are exactly the app's; the event loop sends them.
+   bytes are exactly the app's; the event loop sends them. Once the app has
+   answered one successful ping of a kind, its answer is replayed for the
+   next ones (``SuccessAnswers``).
 
 A ping that fails to parse is served by the event loop on its next turn.
 Everything else (the API, OPTIONS, anything the router would not see) goes to
@@ -25,10 +27,15 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import falcon
 import waitress
+from waitress.adjustments import Adjustments
 from waitress.proxy_headers import proxy_headers_middleware
 from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
@@ -44,6 +51,11 @@ logger = logging.getLogger(__name__)
 
 _LANE_METHODS = frozenset(PING_METHODS)
 BUFFERED_SEND_BYTES = 18000
+_PROXY_OPTIONS = frozenset(
+    ("trusted_proxy", "trusted_proxy_count", "trusted_proxy_headers",
+     "clear_untrusted_proxy_headers", "log_untrusted_proxy_headers")
+)  # fmt: skip
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
 class _NotAPing(Exception):
@@ -53,11 +65,18 @@ class _NotAPing(Exception):
 class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
     """A waitress dispatcher that gives ping requests to the store's writer thread."""
 
-    def __init__(self, app: falcon.App[Any, Any], router: PingRouter, service: Service) -> None:
+    def __init__(
+        self,
+        app: falcon.App[Any, Any],
+        router: PingRouter,
+        service: Service,
+        answers: SuccessAnswers,
+    ) -> None:
         super().__init__()
         self._req_options = app.req_options
         self._router = router
         self._service = service
+        self._answers = answers
         self._translate: Any = None
         self._wakeup: _Wakeup | None = None
         self._stopped = False
@@ -65,17 +84,12 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         self._ready: list[tuple[Any, BaseException]] = []
         self._lane_adj: Any = None
 
-    def attach(self, adj: Any, socket_map: dict[Any, Any]) -> None:
-        """Join the server's event loop and apply its proxy settings as waitress does."""
+    def attach(self, adj: Any, socket_map: dict[Any, Any], proxy: dict[str, Any]) -> None:
+        """Join the server's event loop and apply the app's proxy settings (``proxy``)."""
         self._wakeup = _Wakeup(socket_map, self._serve_ready)
         self._lane_adj = buffered_adjustments(adj)
         self._translate = proxy_headers_middleware(
-            lambda environ, start_response: [environ],
-            trusted_proxy=adj.trusted_proxy,
-            trusted_proxy_count=adj.trusted_proxy_count,
-            trusted_proxy_headers=adj.trusted_proxy_headers,
-            clear_untrusted=adj.clear_untrusted_proxy_headers,
-            log_untrusted=adj.log_untrusted_proxy_headers,
+            lambda environ, start_response: [environ], **proxy
         )
 
     def add_task(self, task: Any) -> None:
@@ -173,7 +187,8 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             channel.task_class = lambda channel, request: (
                 task if request is task.request else own_class(channel, request)
             )
-        with self._router.precommitted(result, error):
+        succeeded = None if result is None or error is not None else result.created
+        with self._router.precommitted(result, error), self._answers.succeeded(succeeded):
             try:
                 channel.service()
             except Exception:  # waitress's own service() logs and recovers; be safe.
@@ -226,6 +241,68 @@ class _Wakeup(Trigger):  # type: ignore[misc]
         self._callback()
 
 
+class SuccessAnswers:
+    """The server's WSGI app: pingd's app, except that success answers are replayed.
+
+    The app answers every successful ping alike, but for whether it created
+    its check and whether it was a HEAD request (``PingRouter.__call__``);
+    waitress adds the Date, Server and Connection headers around that. So the
+    app renders the first success answer of each of those four kinds, and the
+    lane replays its status, headers and body for the next ones, which spares
+    each ping the app's routing and response machinery (and, as the answer
+    does not depend on them, the proxy headers' translation). Everything else,
+    errors included, goes to the app. The lane's tests require its answers to
+    be byte for byte those of the app's own path.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+        self._local = threading.local()
+        self._answers: dict[tuple[bool, bool], tuple[str, list[tuple[str, str]], bytes]] = {}
+
+    @contextmanager
+    def succeeded(self, created: bool | None) -> Iterator[None]:
+        """Within the block, this thread serves a ping that succeeded (unless None)."""
+        self._local.created = created
+        try:
+            yield
+        finally:
+            self._local.created = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        created = getattr(self._local, "created", None)
+        if created is None:
+            return self._app(environ, start_response)
+        self._local.created = None  # This request only.
+        kind = (created, environ["REQUEST_METHOD"] == "HEAD")
+        answer = self._answers.get(kind)
+        if answer is None:
+            return self._learn(kind, environ, start_response)
+        status, headers, body = answer
+        start_response(status, list(headers))
+        return [body]
+
+    def _learn(
+        self, kind: tuple[bool, bool], environ: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append((status, list(headers)))
+            return start_response(status, headers, exc_info)
+
+        app_iter = self._app(environ, record)
+        try:
+            body = b"".join(app_iter)
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        if started and started[-1][0] in ("200 OK", "201 Created"):
+            self._answers[kind] = (started[-1][0], started[-1][1], body)
+        return [body]
+
+
 def _no_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
     return None
 
@@ -234,11 +311,32 @@ def create_server(
     app: falcon.App[Any, Any], router: PingRouter, service: Service, options: dict[str, Any]
 ) -> Any:
     """Build the waitress server for ``app`` with the ping lane in front of its workers."""
-    lane = PingLane(app, router, service)
-    lane.set_thread_count(int(options.get("threads", 4)))
+    # Translate proxy headers as waitress would, but inside SuccessAnswers,
+    # so that a replayed answer skips it: waitress itself gets none of it.
+    adj = Adjustments(**options)
+    proxy = {
+        "trusted_proxy": adj.trusted_proxy,
+        "trusted_proxy_count": adj.trusted_proxy_count,
+        "trusted_proxy_headers": adj.trusted_proxy_headers,
+        "clear_untrusted": adj.clear_untrusted_proxy_headers,
+        "log_untrusted": adj.log_untrusted_proxy_headers,
+    }
+    inner: WSGIApp = app
+    if adj.trusted_proxy or adj.clear_untrusted_proxy_headers:
+        inner = proxy_headers_middleware(app, **proxy)
+    answers = SuccessAnswers(inner)
+    lane = PingLane(app, router, service, answers)
+    lane.set_thread_count(adj.threads)
+    plain = {key: value for key, value in options.items() if key not in _PROXY_OPTIONS}
     # ``_dispatcher`` is how waitress takes a dispatcher of one's own (its
     # tests use it); pyproject pins waitress to a major version for this.
     socket_map: dict[Any, Any] = {}
-    server = waitress.create_server(app, map=socket_map, _dispatcher=lane, **options)
-    lane.attach(server.adj, socket_map)
+    server = waitress.create_server(
+        answers,
+        map=socket_map,
+        _dispatcher=lane,
+        clear_untrusted_proxy_headers=False,
+        **plain,
+    )
+    lane.attach(server.adj, socket_map, proxy)
     return server

@@ -121,17 +121,51 @@ def test_it_answers_a_ping_with_the_same_bytes_as_the_worker_pool(
     key = ping_key_from_banner(server.stdout() + server.stderr())
     method, target, body = SAME_ANSWER_CASES[case]
     answers = []
-    for which, prefix in (("lane", "/ping/"), ("pool", "//ping/")):
+    # The lane twice: the app renders its first success answer of a kind and
+    # the lane replays it after that (SuccessAnswers); both must match.
+    for which, prefix in (("lane", "/ping/"), ("lane-again", "/ping/"), ("pool", "//ping/")):
         path = prefix + target.format(uuid=uuid, key=key, which=which)
-        raw = (
-            f"{method} {path} HTTP/1.1\r\nHost: pingd.test\r\nUser-Agent: lane-test\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        answers.append(without_date(exchange(server, raw, (method,))[0]))
+        answers.append(without_date(send_one(server, method, path, body)))
 
-    lane, pool = answers
-    assert lane == pool
+    lane, lane_again, pool = answers
+    assert lane == lane_again == pool
     assert lane.startswith(b"HTTP/1.1 ")
+
+
+def send_one(server: Server, method: str, path: str, body: bytes, version: str = "1.1") -> bytes:
+    raw = (
+        f"{method} {path} HTTP/{version}\r\nHost: pingd.test\r\nUser-Agent: lane-test\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    return exchange(server, raw, (method,))[0]
+
+
+def test_replayed_answers_stay_those_of_the_app_whatever_the_order_of_kinds(
+    server: Server, tmp_path: Path
+) -> None:
+    uuid = add_check(tmp_path, server.db, "backup")
+    key = ping_key_from_banner(server.stdout() + server.stderr())
+    kinds = [
+        ("GET", "{uuid}", b"", "1.1"),
+        ("HEAD", "{uuid}/log", b"", "1.1"),
+        ("HEAD", "{key}/made-{n}?create=1", b"", "1.1"),
+        ("POST", "{key}/made-{n}?create=1", b"body", "1.0"),
+        ("POST", "{uuid}/fail", b"body", "1.0"),
+        ("PUT", "{uuid}/0", b"", "1.1"),
+        ("GET", "{uuid}/start?rid=nonsense", b"", "1.1"),
+    ]
+    n = 0
+    for order in (kinds, kinds[::-1], kinds[1::2] + kinds[::2]):
+        for method, target, body, version in order:
+            answers = []
+            for prefix in ("/ping/", "//ping/"):
+                n += 1
+                path = prefix + target.format(uuid=uuid, key=key, n=n)
+                answers.append(without_date(send_one(server, method, path, body, version)))
+            lane, pool = answers
+            assert lane == pool, (method, target, version)
+    # 4 kinds stored by UUID (the bad rid is refused), 3 orders, lane and pool.
+    assert n_pings(server.db, uuid) == 24
 
 
 def test_it_records_a_ping_the_same_way_on_either_path(server: Server, tmp_path: Path) -> None:
