@@ -42,8 +42,13 @@ def to_db_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # Always with microseconds, so that every value has the same width.
-    return value.isoformat(timespec="microseconds")
+    # Always with microseconds, so that every value has the same width: what
+    # isoformat(timespec="microseconds") writes, in a third less time (a ping
+    # writes three of these; an f-string with format specs takes twice as long).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
+        value.year, value.month, value.day,
+        value.hour, value.minute, value.second, value.microsecond,
+    )  # fmt: skip
 
 
 def from_db_time(value: str | None) -> datetime | None:

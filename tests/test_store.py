@@ -7,9 +7,15 @@ import threading
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pingd import store as store_module
 from pingd.app import make_service
@@ -240,3 +246,16 @@ def test_many_row_statements_come_in_a_few_sizes_padded_with_null_rows() -> None
     assert list(padded_chunks(rows[:5])) == [
         (8, [0, "x", 1, "x", 2, "x", 3, "x", 4, "x", None, None, None, None, None, None])
     ]
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-9, minutes=-30)), timezone(timedelta(hours=14))]
+        )
+    )
+)
+def test_stored_times_are_utc_isoformat_with_microseconds(value: datetime) -> None:
+    text = store_module.to_db_time(value)
+    assert text == value.astimezone(UTC).isoformat(timespec="microseconds")
+    assert store_module.from_db_time(text) == value
