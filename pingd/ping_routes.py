@@ -133,6 +133,8 @@ class PingRouter:
                 self._preflight(resp)
                 return
             result = self._service.record_ping(self.parse(req, fields))
+        # The lane replays this answer (pingd.server.SuccessAnswers): it must
+        # depend on nothing but result.created (and HEAD, which Falcon handles).
         set_ping_headers(resp)
         resp.set_header("Ping-Body-Limit", str(self._body_limit))
         resp.status = falcon.HTTP_201 if result.created else falcon.HTTP_200

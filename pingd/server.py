@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from waitress.adjustments import Adjustments
 from waitress.proxy_headers import proxy_headers_middleware
 from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
+from waitress.utilities import build_http_date
 
 from pingd.ping_routes import PING_METHODS
 from pingd.ping_routes import PING_PREFIX
@@ -259,6 +261,7 @@ class SuccessAnswers:
         self._app = app
         self._local = threading.local()
         self._answers: dict[tuple[bool, bool], tuple[str, list[tuple[str, str]], bytes]] = {}
+        self._date = (0, "")  # (second, the Date header waitress would write for it)
 
     @contextmanager
     def succeeded(self, created: bool | None) -> Iterator[None]:
@@ -279,7 +282,12 @@ class SuccessAnswers:
         if answer is None:
             return self._learn(kind, environ, start_response)
         status, headers, body = answer
-        start_response(status, list(headers))
+        # waitress writes the Date header unless the app did, formatting the
+        # time for every answer; the same text, made once a second, is cheaper.
+        second = int(time.time())
+        if second != self._date[0]:
+            self._date = (second, build_http_date(second))
+        start_response(status, [*headers, ("Date", self._date[1])])
         return [body]
 
     def _learn(

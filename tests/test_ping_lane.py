@@ -11,6 +11,7 @@ or the server stops under load.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import signal
@@ -20,6 +21,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -80,6 +83,13 @@ def without_date(response: bytes) -> bytes:
     return re.sub(rb"(?im)^date: [^\r]*\r\n", b"", response)
 
 
+def assert_one_current_date(response: bytes) -> None:
+    dates = re.findall(rb"(?im)^date: ([^\r]*)\r\n", response.partition(b"\r\n\r\n")[0])
+    assert len(dates) == 1, response
+    sent = email.utils.parsedate_to_datetime(dates[0].decode())
+    assert abs((sent - datetime.now(UTC)).total_seconds()) < 5
+
+
 def status_and_body(response: bytes) -> tuple[str, bytes]:
     head, _, body = response.partition(b"\r\n\r\n")
     return head.split(b"\r\n", 1)[0].decode(), body
@@ -125,7 +135,9 @@ def test_it_answers_a_ping_with_the_same_bytes_as_the_worker_pool(
     # the lane replays it after that (SuccessAnswers); both must match.
     for which, prefix in (("lane", "/ping/"), ("lane-again", "/ping/"), ("pool", "//ping/")):
         path = prefix + target.format(uuid=uuid, key=key, which=which)
-        answers.append(without_date(send_one(server, method, path, body)))
+        answer = send_one(server, method, path, body)
+        assert_one_current_date(answer)
+        answers.append(without_date(answer))
 
     lane, lane_again, pool = answers
     assert lane == lane_again == pool
