@@ -178,6 +178,10 @@ class PingRouter:
         finally:
             self._precommitted.outcome = None
 
+    def discard_precommitted(self) -> None:
+        """Forget this thread's precommitted outcome: its answer was given without the app."""
+        self._precommitted.outcome = None
+
     def _preflight(self, resp: falcon.Response) -> None:
         set_ping_headers(resp)
         resp.status = falcon.HTTP_204

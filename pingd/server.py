@@ -257,8 +257,9 @@ class SuccessAnswers:
     be byte for byte those of the app's own path.
     """
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, replayed: Callable[[], object]) -> None:
         self._app = app
+        self._replayed = replayed  # told of each replay, to drop what the app would have used
         self._local = threading.local()
         self._answers: dict[tuple[bool, bool], tuple[str, list[tuple[str, str]], bytes]] = {}
         self._date = (0, "")  # (second, the Date header waitress would write for it)
@@ -288,6 +289,7 @@ class SuccessAnswers:
         if second != self._date[0]:
             self._date = (second, build_http_date(second))
         start_response(status, [*headers, ("Date", self._date[1])])
+        self._replayed()
         return [body]
 
     def _learn(
@@ -332,7 +334,7 @@ def create_server(
     inner: WSGIApp = app
     if adj.trusted_proxy or adj.clear_untrusted_proxy_headers:
         inner = proxy_headers_middleware(app, **proxy)
-    answers = SuccessAnswers(inner)
+    answers = SuccessAnswers(inner, replayed=router.discard_precommitted)
     lane = PingLane(app, router, service, answers)
     lane.set_thread_count(adj.threads)
     plain = {key: value for key, value in options.items() if key not in _PROXY_OPTIONS}

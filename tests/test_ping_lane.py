@@ -25,6 +25,7 @@ from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 
+import falcon.testing
 import pytest
 from serverutil import Server
 from serverutil import add_check
@@ -33,6 +34,14 @@ from serverutil import open_db_readonly
 from serverutil import ping_key_from_banner
 from serverutil import pings_of
 from serverutil import running_server
+
+from pingd.app import create_app
+from pingd.app import make_ping_router
+from pingd.config import Config
+from pingd.server import SuccessAnswers
+from pingd.service import PingRequest
+from pingd.service import Service
+from pingd.store import Store
 
 SOCKET_TIMEOUT_SECONDS = 10.0
 LOAD_SECONDS = 1.5
@@ -321,3 +330,34 @@ def test_it_numbers_concurrent_pings_to_many_checks_without_a_gap(
         assert n_pings(server.db, uuid) == total > 0
         # The log keeps the newest 100, numbered without a gap.
         assert numbers == list(range(max(1, total - 99), total + 1))
+
+
+def test_a_replayed_answer_leaves_no_outcome_behind_on_its_thread(
+    config: Config, store: Store, service: Service
+) -> None:
+    # In process, with the real app: serving a ping can lead the same thread
+    # to the next request (a pipelined one) before the lane's block ends. A
+    # replay never reaches the router, so it must drop the outcome the router
+    # was given, or that request would be answered with it, unrecorded.
+    router = make_ping_router(config, service)
+    answers = SuccessAnswers(
+        create_app(config, store=store, service=service, ping_router=router),
+        replayed=router.discard_precommitted,
+    )
+    check = service.create_check(name="backup")
+
+    def serve(method: str = "GET") -> str:
+        started: list[str] = []
+        environ = falcon.testing.create_environ(path=f"/ping/{check.uuid}", method=method)
+        b"".join(answers(environ, lambda status, headers, exc_info=None: started.append(status)))
+        return started[0]
+
+    committed = service.record_ping(
+        PingRequest(action="success", method="GET", scheme="http", remote_addr="127.0.0.1",
+                    ua="t", body=b"", body_size=0, uuid=check.uuid)
+    )  # fmt: skip
+    for _ in range(2):  # learned, then replayed
+        with router.precommitted(committed, None), answers.succeeded(False):
+            assert serve() == "200 OK"
+            assert serve("HEAD") == "200 OK"  # a fresh request: recorded anew
+    assert service.find_check(check.uuid).n_pings == 3
