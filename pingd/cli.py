@@ -7,6 +7,7 @@ errors, from argparse); never a traceback.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -85,6 +86,10 @@ def _open(config: Config, *, banner_stream: Any = None) -> tuple[Store, Service]
 # -- serve -------------------------------------------------------------------
 
 
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -101,8 +106,26 @@ def _raise_file_limit() -> None:
         logger.warning("could not raise the open-file limit for %d connections", CONNECTION_LIMIT)
 
 
+def _limit_malloc_arenas() -> None:
+    """On glibc, let every thread share MALLOC_ARENAS malloc arenas.
+
+    glibc gives each thread that allocates an arena of its own, and keeps what
+    it frees there: with the API's worker threads, the writer and the alert
+    loop that came to about 2.5 MB of a 43 MB process under the soak test.
+    Python's own allocator is unaffected. The MALLOC_ARENA_MAX environment
+    variable still wins; elsewhere (musl, macOS) this does nothing.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     _raise_file_limit()
+    _limit_malloc_arenas()  # before any thread starts
     store, service = _open(config, banner_stream=sys.stdout)
     alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
     try:
