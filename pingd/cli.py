@@ -111,7 +111,7 @@ def _limit_malloc_arenas() -> None:
 
     glibc gives each thread that allocates an arena of its own, and keeps what
     it frees there: with the API's worker threads, the writer and the alert
-    loop that came to about 2.5 MB of a 43 MB process under the soak test.
+    loop that came to about 2 MB of a 43 MB process under the soak test.
     Python's own allocator is unaffected. The MALLOC_ARENA_MAX environment
     variable still wins; elsewhere (musl, macOS) this does nothing.
     """
