@@ -319,11 +319,6 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
 # -- pings and flips ---------------------------------------------------------
 
 
-# UPDATE … FROM, which lets one statement update many rows from a list of
-# values, arrived in SQLite 3.33.
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
-
-
 def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
     """Return a function that spells a statement for ``n`` rows of parameters.
 
@@ -348,11 +343,8 @@ _INSERT_PINGS = _many_rows(
     tail=") WHERE column1 IS NOT NULL ON CONFLICT (check_id, n) DO NOTHING",
 )
 # A ping's row is (its columns..., the n of the row it takes the place of).
-_TAKE_ROW = (
-    "UPDATE pings SET "
-    + ", ".join(f"{column} = ?" for column in _PING_COLUMNS[1:])
-    + " WHERE check_id = ? AND n = ?"
-)
+# UPDATE … FROM (SQLite 3.33) is always there: the schema's STRICT tables
+# need 3.37.
 _TAKE_ROWS = _many_rows(
     "UPDATE pings SET "
     + ", ".join(f"{column} = v.column{i}" for i, column in enumerate(_PING_COLUMNS, 1) if i > 1)
@@ -395,12 +387,8 @@ def _flush_pings(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Write pings staged by store_ping, into the rows they take or new ones."""
     placed = 0
     taking = [row for row in rows if row[-1] >= 1]
-    if len(taking) == 1 or not _UPDATE_FROM:
-        for row in taking:
-            placed += conn.execute(_TAKE_ROW, row[1:-1] + (row[0], row[-1])).rowcount
-    else:
-        for size, params in padded_chunks(taking):
-            placed += conn.execute(_TAKE_ROWS(size), params).rowcount
+    for size, params in padded_chunks(taking):
+        placed += conn.execute(_TAKE_ROWS(size), params).rowcount
     if placed == len(rows):
         return
     # Insert the rest. Each ping placed above now holds its own number, so
@@ -451,15 +439,14 @@ def trim_pings(conn: sqlite3.Connection, check_id: int, last_n: int) -> None:
 # same order.
 _MANY_ROWS: dict[str, Callable[[int], str]] = {
     _TRIM_PINGS: _many_rows("DELETE FROM pings WHERE ", "(check_id = ? AND n <= ?)", " OR "),
-}
-if _UPDATE_FROM:
-    _MANY_ROWS[_UPDATE_CHECK_STATE] = _many_rows(
+    _UPDATE_CHECK_STATE: _many_rows(
         "UPDATE checks SET status = v.column1, n_pings = v.column2, last_ping = v.column3,"
         " last_start = v.column4, last_start_rid = v.column5, last_duration = v.column6,"
         " alert_after = v.column7 FROM (VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, ?)",
         tail=") AS v WHERE checks.id = v.column8",
-    )
+    ),
+}
 
 
 def insert_flip(conn: sqlite3.Connection, flip: Flip) -> None:
