@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+import pytest
+
 READY_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 5.0
 CLI_TIMEOUT_SECONDS = 30.0
@@ -35,6 +38,32 @@ _LISTENING = re.compile(r"listening on (http://(\S+):(\d+))\s*$", re.MULTILINE)
 _PING_KEY = re.compile(r"^\s*ping key:\s+([a-z0-9]{22})\b", re.MULTILINE)
 _API_KEY = re.compile(r"^\s*API key:\s+(pingd_\S+)", re.MULTILINE)
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+
+
+# How to install each outside program a test drives pingd with, on Debian.
+INSTALL_HINTS = {
+    "curl": "apt-get install curl",
+    "wget": "apt-get install wget",
+    "busybox": "apt-get install busybox",
+}
+
+
+def require_program(name: str) -> str:
+    """Return the path of an outside program a test needs, or skip the test (fail under CI).
+
+    On a developer's machine a missing program skips the test with a reason
+    that says how to install it; under CI (``CI=true``) it fails, so that CI
+    can never pass by skipping.
+    """
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    hint = INSTALL_HINTS.get(name, f"install {name}")
+    test = os.environ.get("PYTEST_CURRENT_TEST", "this test").rsplit(" ", 1)[0]
+    reason = f"{test} needs {name}, which is not installed (on Debian: {hint})"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI must install it", pytrace=False)
+    pytest.skip(reason)
 
 
 def pingd_command() -> list[str]:

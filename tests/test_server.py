@@ -32,6 +32,7 @@ from serverutil import clean_env
 from serverutil import open_db_readonly
 from serverutil import ping_key_from_banner
 from serverutil import pings_of
+from serverutil import require_program
 from serverutil import run_cli
 from serverutil import start_server
 from serverutil import stop_quietly
@@ -67,9 +68,12 @@ def serve(tmp_path: Path) -> Iterator[StartServer]:
 
 
 def run_client(*command: str) -> subprocess.CompletedProcess[bytes]:
-    """Run a client tool (bounded), without proxy or PINGD_* variables."""
+    """Run a client tool (bounded), without proxy or PINGD_* variables.
+
+    A tool that is not installed skips the test (fails it under CI=true).
+    """
     return subprocess.run(
-        list(command),
+        [require_program(command[0]), *command[1:]],
         env=clean_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
