@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pingd.errors import InvalidInput
+from pingd.textsafe import for_text
+from pingd.textsafe import has_unsafe
+from pingd.textsafe import one_line
 
 HTTP_TIMEOUT_SECONDS = 10
 USER_AGENT = "pingd-notify"
@@ -147,9 +150,15 @@ def _reason(event: dict[str, Any]) -> str:
 
 
 def render_message(event: dict[str, Any], base_url: str) -> Message:
-    """Turn an alert event into the message every channel kind sends."""
+    """Turn an alert event into the message every channel kind sends.
+
+    The name, tags and ping body are outside text: the title is one line, and
+    control, escape and bidi characters are shown escaped (see textsafe), so
+    no channel gets a line break in a title or a terminal escape in a body.
+    ``event`` stays as it was, for webhook placeholders and ``$JSON``.
+    """
     status = str(event["status"])
-    title = f'"{event["name"]}" is {status.upper()}'
+    title = f'"{one_line(str(event["name"]))}" is {status.upper()}'
     link = f"{base_url}/v1/checks/{event['uuid']}"
     lines = [
         title,
@@ -158,9 +167,9 @@ def render_message(event: dict[str, Any], base_url: str) -> Message:
         f"Last ping: {event.get('last_ping') or 'never'}",
     ]
     if event.get("tags"):
-        lines.append(f"Tags: {event['tags']}")
+        lines.append(f"Tags: {one_line(str(event['tags']))}")
     if event.get("body"):
-        lines += ["Last output:", str(event["body"])]
+        lines += ["Last output:", for_text(str(event["body"]))]
     lines.append(f"Details: {link}")
     return Message(title, "\n".join(lines), status, link, event)
 
@@ -181,6 +190,12 @@ def http_request(
         raise NotifyError(f"invalid URL for {host}") from None
     request.add_header("User-Agent", USER_AGENT)
     for name, value in (headers or {}).items():
+        # A line break would add a header (http.client refuses only some of
+        # them), NUL or an escape would reach the server raw: refuse to send
+        # rather than fail later as "could not reach". Outside text arrives
+        # here through textsafe.one_line, so only a bad setting can trip this.
+        if has_unsafe(name) or has_unsafe(value, allow="\t"):
+            raise NotifyError(f"a header for {host} holds a control character")
         # Header values travel as Latin-1; replace what it cannot carry.
         request.add_header(name, value.encode("latin-1", "replace").decode("latin-1"))
     try:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import Policy
 from typing import Any
 
 from pingd.config import SmtpConfig
@@ -13,9 +16,34 @@ from pingd.notify.base import HTTP_TIMEOUT_SECONDS
 from pingd.notify.base import Field
 from pingd.notify.base import Message
 from pingd.notify.base import NotifyError
+from pingd.textsafe import one_line
 
 FIELDS = {"to": Field(required=True)}
-_ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+_ADDRESS = re.compile(r"^[^@\s,\x00-\x1f\x7f]+@[^@\s,\x00-\x1f\x7f]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedHeader:
+    """A header sent as RFC 2047 encoded words, whatever its text looks like.
+
+    The email package decodes encoded words in any header value it is given,
+    so a check named ``=?utf-8?q?x=0D=0ABcc:_evil@example.org?=`` would become
+    a Subject holding CR LF, written out raw: an injected Bcc header (or, on
+    newer Pythons, a HeaderWriteError on every attempt). An object with a
+    ``name`` and a ``fold`` method is stored and written as it is (see
+    EmailPolicy.header_store_parse), and Header encodes every word, so the
+    reader's mail program shows exactly ``text``.
+    """
+
+    name: str
+    text: str
+
+    def fold(self, *, policy: Policy) -> str:
+        encoded = Header(self.text, "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def recipients(settings: dict[str, Any]) -> list[str]:
@@ -31,13 +59,19 @@ def validate(settings: dict[str, Any]) -> str | None:
     return None
 
 
+def subject_header(title: str) -> str | EncodedHeader:
+    """Return the Subject for a title: one line, and encoded if it looks like encoded words."""
+    # A header cannot hold a line break, and a check's name may.
+    subject = one_line(title)
+    return EncodedHeader("Subject", subject) if "=?" in subject else subject
+
+
 def send(settings: dict[str, Any], message: Message, *, smtp: SmtpConfig, **_: Any) -> None:
     """Send the alert by SMTP (STARTTLS, TLS or plain, with optional login)."""
     if not smtp.host:
         raise NotifyError("smtp.host is not configured")
     mail = EmailMessage()
-    # A header cannot hold a line break, and a check's name may.
-    mail["Subject"] = " ".join(message.title.split())
+    mail["Subject"] = subject_header(message.title)
     mail["From"] = smtp.from_
     mail["To"] = ", ".join(recipients(settings))
     mail.set_content(message.text)

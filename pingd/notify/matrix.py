@@ -25,4 +25,7 @@ def send(settings: dict[str, Any], message: Message, **_: Any) -> None:
         f"/send/m.room.message/pingd-{uuid.uuid4()}"
     )
     headers = {"Authorization": f"Bearer {settings['access_token']}"}
-    post_json(url, {"msgtype": "m.text", "body": message.text}, headers=headers, method="PUT")
+    # An empty m.mentions says the event mentions no one, so "@room" in a
+    # check name or a job's output does not notify the whole room.
+    payload = {"msgtype": "m.text", "body": message.text, "m.mentions": {}}
+    post_json(url, payload, headers=headers, method="PUT")

@@ -11,6 +11,15 @@ from pingd.notify.base import post_json
 FIELDS = {"webhook_url": Field(required=True, secret=True, url=True)}
 
 
+def escape(text: str) -> str:
+    """Escape the three characters Slack reads as markup, as Slack's docs ask.
+
+    ``<!channel>``, ``<@U123>`` or ``<https://evil|a link>`` in a check name or
+    a job's output would otherwise notify everyone or hide a link.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def send(settings: dict[str, Any], message: Message, **_: Any) -> None:
-    """Post the alert text."""
-    post_json(settings["webhook_url"], {"text": message.text})
+    """Post the alert text, with Slack's control sequences escaped."""
+    post_json(settings["webhook_url"], {"text": escape(message.text)})
