@@ -292,7 +292,7 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
         changes["last_ping"] = now
         if check.last_start is not None:
             if check.last_start_rid == ping.rid:
-                changes["last_duration"] = (now - check.last_start).total_seconds()
+                changes["last_duration"] = max(0.0, (now - check.last_start).total_seconds())
                 changes.update(last_start=None, last_start_rid=None)
             elif ping.kind == "fail" or ping.rid is None:
                 changes.update(last_start=None, last_start_rid=None)
@@ -392,7 +392,7 @@ def pair_durations(pings: list[Ping]) -> dict[int, float]:
         if ping.kind == "start":
             open_starts[ping.rid] = ping.created
         elif ping.kind in ("success", "fail") and ping.rid in open_starts:
-            durations[ping.n] = (ping.created - open_starts.pop(ping.rid)).total_seconds()
+            durations[ping.n] = max(0.0, (ping.created - open_starts.pop(ping.rid)).total_seconds())
     return durations
 
 
