@@ -3,16 +3,20 @@
 -- user_version. tests/test_migrate.py proves both roads end at the same place.
 -- Timestamps are UTC ISO-8601 text written by Python (never CURRENT_TIMESTAMP),
 -- in a fixed width so that they sort as text.
+-- Every id a user, the API or the alert sender can hold is AUTOINCREMENT, so a
+-- deleted row's id is never given to a new row, not even after a restart. Only
+-- pings keep plain rowids: a ping is known by (check, n), never by its id, and
+-- its row is rewritten in place when the log is full.
 
 CREATE TABLE projects (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     ping_key TEXT NOT NULL UNIQUE CHECK (length(ping_key) = 22),
     created TEXT NOT NULL
 ) STRICT;
 
 CREATE TABLE api_keys (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     prefix TEXT NOT NULL,
@@ -23,7 +27,7 @@ CREATE TABLE api_keys (
 ) STRICT;
 
 CREATE TABLE checks (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     uuid TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL CHECK (length(name) <= 100),
@@ -72,7 +76,7 @@ CREATE TABLE pings (
 ) STRICT;
 
 CREATE TABLE flips (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
     created TEXT NOT NULL,
     old_status TEXT NOT NULL,
@@ -83,7 +87,7 @@ CREATE TABLE flips (
 CREATE INDEX flips_check_created ON flips (check_id, created);
 
 CREATE TABLE channels (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     kind TEXT NOT NULL CHECK (kind IN ('webhook', 'email', 'ntfy', 'gotify', 'discord', 'slack',
                                        'telegram', 'pushover', 'matrix', 'apprise')),
@@ -101,7 +105,7 @@ CREATE TABLE check_channels (
 CREATE INDEX check_channels_channel ON check_channels (channel_id);
 
 CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
     event TEXT NOT NULL,                -- JSON snapshot of the flip, so deleting the check loses nothing
     state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
@@ -115,7 +119,7 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt) WHERE state = 'pending'
 CREATE INDEX deliveries_channel ON deliveries (channel_id, id);
 
 CREATE TABLE delivery_attempts (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
     created TEXT NOT NULL,
     ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
@@ -125,4 +129,11 @@ CREATE TABLE delivery_attempts (
 
 CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
 
-PRAGMA user_version = 2;
+-- Which pingd last created or migrated this database, so that an older pingd
+-- that finds a newer schema can say which release made it.
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+PRAGMA user_version = 3;

@@ -2,7 +2,9 @@
 
 A new, empty database gets ``schema.sql`` in one transaction. A database at an
 older version gets each ``migrations/NNNN_*.sql`` step above its version, each
-in a transaction of its own. A database from a newer pingd is refused.
+in a transaction of its own, with foreign keys off (a step may rebuild a
+table). A database from a newer pingd is refused before anything is written to
+it, naming the pingd that wrote it when the database says.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sqlite3
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
+
+from pingd import __version__
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -58,6 +62,47 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def written_by(conn: sqlite3.Connection) -> str | None:
+    """Return which pingd last created or migrated the database, if it says."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'written_by'").fetchone()
+    except sqlite3.OperationalError:  # A schema from before the meta table.
+        return None
+    return None if row is None else str(row[0])
+
+
+def _database_name(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return f"the database {row[2]}" if row is not None and row[2] else "the database"
+
+
+def _newer_database_message(conn: sqlite3.Connection, version: int, target: int) -> str:
+    maker = written_by(conn)
+    made = (
+        f"was written by {maker} (schema version {version})"
+        if maker
+        else (f"is at schema version {version}, from a newer pingd")
+    )
+    return (
+        f"{_database_name(conn)} {made}, but this is pingd {__version__}, which knows schema"
+        f" versions up to {target}: upgrade pingd, or restore a backup; the database was not"
+        " changed"
+    )
+
+
+def _record_writer(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('written_by', ?)",
+            (f"pingd {__version__}",),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _run_script(conn: sqlite3.Connection, sql: str) -> None:
     try:
         conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
@@ -70,18 +115,21 @@ def _run_script(conn: sqlite3.Connection, sql: str) -> None:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the current schema and return the version it had."""
-    conn.execute("PRAGMA journal_mode = WAL")
     schema = load_schema()
     target = schema_version(schema)
     start = current_version(conn)
     if start > target:
-        raise MigrationError(
-            f"the database is at schema version {start}, but this pingd only knows "
-            f"versions up to {target}: upgrade pingd, or restore a backup"
-        )
+        # Before anything else, journal_mode included: never write to it.
+        raise MigrationError(_newer_database_message(conn, start, target))
+    conn.execute("PRAGMA journal_mode = WAL")
     if start == target:
         return start
     has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone()
+    # A step may rebuild a table (drop and recreate it): with foreign keys on,
+    # dropping it would delete every row that refers to it. The pragma is a
+    # no-op inside a transaction, so it is set around the steps.
+    foreign_keys = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
     try:
         if start == 0 and has_tables is None:
             _run_script(conn, schema)
@@ -91,9 +139,12 @@ def migrate(conn: sqlite3.Connection) -> int:
                 if version not in steps:
                     raise MigrationError(f"no migration step produces schema version {version}")
                 _run_script(conn, steps[version])
+        _record_writer(conn)
     except sqlite3.Error as ex:
         # Another process may have migrated the same file a moment earlier.
         if current_version(conn) == target:
             return start
-        raise MigrationError(f"migrating the database failed: {ex}") from ex
+        raise MigrationError(f"migrating {_database_name(conn)} failed: {ex}") from ex
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
     return start

@@ -16,12 +16,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pingd.domain import Delivery
+from pingd.errors import is_storage_full
 from pingd.service import Service
 
 logger = logging.getLogger(__name__)
 
 MAX_PARALLEL_SENDS = 16
 HISTORY_PRUNE_INTERVAL_SECONDS = 3600
+# A delivery whose outcome could not be written (a full disk, say) is still
+# pending: its channel waits this long, doubling up to the maximum, before
+# the delivery is attempted again, rather than being re-sent in a tight loop.
+HOLD_FIRST_SECONDS = 1.0
+HOLD_MAX_SECONDS = 300.0
 
 
 class AlertLoop:
@@ -33,6 +39,7 @@ class AlertLoop:
         self._stop = threading.Event()
         self._busy: set[int] = set()
         self._busy_lock = threading.Lock()
+        self._held: dict[int, tuple[float, float]] = {}  # channel: (until, seconds), busy lock
         self._executor = ThreadPoolExecutor(MAX_PARALLEL_SENDS, thread_name_prefix="pingd-send")
         self._thread = threading.Thread(target=self._run, name="pingd-alerts", daemon=True)
         self._next_prune = 0.0  # Prune once at start, then hourly.
@@ -57,23 +64,24 @@ class AlertLoop:
                 pruned = self._service.prune_history()
                 if pruned:
                     logger.info("alert loop: pruned %d old flips and deliveries", pruned)
-            except Exception:
-                logger.exception("alert loop: pruning history failed")
+            except Exception as ex:
+                _log_failure("pruning history", ex)
         try:
             flipped = self._service.sweep_overdue()
             if flipped:
                 logger.info("alert loop: %d check(s) went down", flipped)
-        except Exception:
-            logger.exception("alert loop: sweeping overdue checks failed")
+        except Exception as ex:
+            _log_failure("sweeping overdue checks", ex)
         try:
             for delivery in self._service.due_deliveries():
                 with self._busy_lock:
-                    if delivery.channel_id in self._busy:
+                    held = self._held.get(delivery.channel_id)
+                    if delivery.channel_id in self._busy or (held and held[0] > time.monotonic()):
                         continue
                     self._busy.add(delivery.channel_id)
                 self._executor.submit(self._deliver, delivery)
-        except Exception:
-            logger.exception("alert loop: dispatching deliveries failed")
+        except Exception as ex:
+            _log_failure("dispatching deliveries", ex)
 
     def _deliver(self, delivery: Delivery) -> None:
         try:
@@ -89,16 +97,52 @@ class AlertLoop:
                 outcome.duration_ms,
                 "" if outcome.ok else f" error={outcome.error!r}",
             )
-        except Exception:
-            logger.exception("alert loop: delivery %d failed unexpectedly", delivery.id)
+            if not outcome.recorded:
+                logger.info(
+                    "alert loop: delivery %d was deleted or changed during its attempt;"
+                    " its outcome was not recorded",
+                    delivery.id,
+                )
+        except Exception as ex:
+            seconds = self._hold(delivery.channel_id)
+            if is_storage_full(ex):
+                logger.warning(
+                    "alert loop: delivery %d: its outcome could not be stored (storage full);"
+                    " it stays pending, and the outcome is written (not sent again) in %.0f s"
+                    " or later",
+                    delivery.id,
+                    seconds,
+                )
+            else:
+                logger.exception("alert loop: delivery %d failed unexpectedly", delivery.id)
+        else:
+            with self._busy_lock:
+                self._held.pop(delivery.channel_id, None)
+            # The channel may have more due deliveries: look again now.
+            self._service.alerts_queued.set()
         finally:
             with self._busy_lock:
                 self._busy.discard(delivery.channel_id)
-            # The channel may have more due deliveries: look again now.
-            self._service.alerts_queued.set()
+
+    def _hold(self, channel_id: int) -> float:
+        """Keep a channel's deliveries back for a while (longer each time); return how long."""
+        with self._busy_lock:
+            previous = self._held.get(channel_id)
+            seconds = HOLD_FIRST_SECONDS if previous is None else previous[1] * 2
+            seconds = min(seconds, HOLD_MAX_SECONDS)
+            self._held[channel_id] = (time.monotonic() + seconds, seconds)
+        return seconds
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._service.alerts_queued.clear()
             self.run_once()
             self._service.alerts_queued.wait(self._tick_seconds)
+
+
+def _log_failure(what: str, ex: Exception) -> None:
+    """Log a failed step of the loop: a full disk in one line, anything else with its traceback."""
+    if is_storage_full(ex):
+        logger.warning("alert loop: %s failed: storage full; will retry", what)
+    else:
+        logger.exception("alert loop: %s failed", what)

@@ -122,6 +122,9 @@ class DeliveryOutcome:
     ok: bool
     error: str
     duration_ms: int
+    # False when the delivery was gone or had changed by the time the outcome
+    # was to be written, so nothing was recorded.
+    recorded: bool = True
 
 
 class Service:
@@ -144,6 +147,10 @@ class Service:
         # Set when a committed change queued notifications; the alert loop
         # waits on it so that alerts go out at once rather than at the next tick.
         self.alerts_queued = threading.Event()
+        # Outcomes of attempts that were made but could not be written yet, by
+        # (delivery id, attempts before it): written at the next try, not re-sent.
+        self._unwritten: dict[tuple[int, int], DeliveryOutcome] = {}
+        self._unwritten_lock = threading.Lock()
 
     def now(self) -> datetime:
         """Return the service clock's current time."""
@@ -509,29 +516,49 @@ class Service:
         return self._store.read(lambda conn: store.list_due_deliveries(conn, now, limit))
 
     def deliver(self, delivery: Delivery) -> DeliveryOutcome:
-        """Attempt one delivery now, record the outcome and schedule any retry."""
-        channel = self._store.read(lambda conn: store.get_channel(conn, delivery.channel_id))
-        if channel is None:  # Deleted meanwhile; its deliveries went with it.
-            return DeliveryOutcome(False, "channel deleted", 0)
-        outcome = self._send(channel, delivery.event)
-        attempts = delivery.attempts + 1
+        """Attempt one delivery now, record the outcome and schedule any retry.
 
-        def run(conn: sqlite3.Connection) -> None:
-            now = self._clock()
-            if outcome.ok:
-                state, next_attempt = "sent", None
-            elif attempts >= domain.DELIVERY_MAX_ATTEMPTS:
-                state, next_attempt = "failed", None
-            else:
-                state, next_attempt = "pending", now + domain.retry_delay(attempts)
-            store.record_delivery_attempt(
-                conn, delivery, ok=outcome.ok, error=outcome.error,
-                duration_ms=outcome.duration_ms, now=now, state=state,
-                next_attempt=next_attempt,
-            )  # fmt: skip
-
-        self._store.write(run)
+        Should the outcome not be written (a full disk, say), the write is
+        raised and the outcome kept: the next call for the same attempt
+        writes it without sending again, so an outage of the disk does not
+        turn into one duplicate alert per retry.
+        """
+        key = (delivery.id, delivery.attempts)
+        with self._unwritten_lock:
+            outcome = self._unwritten.pop(key, None)
+        if outcome is None:
+            channel = self._store.read(lambda conn: store.get_channel(conn, delivery.channel_id))
+            if channel is None:  # Deleted meanwhile; its deliveries went with it.
+                return DeliveryOutcome(False, "channel deleted", 0, recorded=False)
+            outcome = self._send(channel, delivery.event)
+        try:
+            recorded = self._store.write(lambda conn: self._record_attempt(conn, delivery, outcome))
+        except Exception:
+            with self._unwritten_lock:
+                self._unwritten[key] = outcome
+            raise
+        if not recorded:
+            # The delivery was deleted (with its channel) or changed while
+            # this attempt was in flight: its outcome belongs to nothing now.
+            return dataclasses.replace(outcome, recorded=False)
         return outcome
+
+    def _record_attempt(
+        self, conn: sqlite3.Connection, delivery: Delivery, outcome: DeliveryOutcome
+    ) -> bool:
+        """Write an attempt's outcome onto its delivery, with the retry it calls for."""
+        now = self._clock()
+        attempts = delivery.attempts + 1
+        if outcome.ok:
+            state, next_attempt = "sent", None
+        elif attempts >= domain.DELIVERY_MAX_ATTEMPTS:
+            state, next_attempt = "failed", None
+        else:
+            state, next_attempt = "pending", now + domain.retry_delay(attempts)
+        return store.record_delivery_attempt(
+            conn, delivery, ok=outcome.ok, error=outcome.error,
+            duration_ms=outcome.duration_ms, now=now, state=state, next_attempt=next_attempt,
+        )  # fmt: skip
 
     def _send(self, channel: Channel, event: dict[str, Any]) -> DeliveryOutcome:
         if self._notifier is None:

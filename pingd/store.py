@@ -475,17 +475,50 @@ def list_flips(conn: sqlite3.Connection, check_id: int, limit: int = 100) -> lis
 
 
 def backup_database(source: Store, destination: str) -> None:
-    """Write a consistent copy of the live database to ``destination``, atomically."""
+    """Write a consistent copy of the live database to ``destination``, atomically.
+
+    The copy goes to ``destination.tmp``, is flushed to the disk and only then
+    renamed over ``destination``. Should any step fail (a full disk, say), the
+    temporary files are removed and ``destination`` is left as it was.
+    """
     temporary = destination + ".tmp"
-    target = sqlite3.connect(temporary)
+    leftovers = (temporary, temporary + "-journal")
     try:
-        # The online backup API copies a consistent snapshot while the writer
-        # keeps committing; readers and the writer are never blocked for long.
-        with source.reader() as conn:
-            conn.backup(target)
+        for path in leftovers:  # from an earlier run that was killed
+            if os.path.lexists(path):
+                os.unlink(path)
+        target = sqlite3.connect(temporary)
+        try:
+            # The online backup API copies a consistent snapshot while the writer
+            # keeps committing; readers and the writer are never blocked for long.
+            with source.reader() as conn:
+                conn.backup(target)
+        finally:
+            target.close()
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, destination)
+    except BaseException:
+        for path in leftovers:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # never there, or already gone
+        raise
+    # Make the rename itself durable, where the platform lets a directory be opened.
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(destination)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
     finally:
-        target.close()
-    os.replace(temporary, destination)
+        os.close(fd)
 
 
 # -- channels and deliveries -------------------------------------------------
@@ -643,18 +676,26 @@ def list_channel_deliveries(
 def record_delivery_attempt(
     conn: sqlite3.Connection, delivery: Delivery, *, ok: bool, error: str, duration_ms: int,
     now: datetime, state: str, next_attempt: datetime | None,
-) -> None:  # fmt: skip
-    """Store one attempt's outcome and the delivery's new state."""
+) -> bool:  # fmt: skip
+    """Store one attempt's outcome and the delivery's new state; return whether it was stored.
+
+    Only onto the delivery the attempt was for, as the sender found it: still
+    pending, with the same number of attempts. A delivery deleted meanwhile
+    (with its channel) or already moved on by another attempt is left alone.
+    """
+    updated = conn.execute(
+        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt = ?,"
+        " last_error = ? WHERE id = ? AND state = 'pending' AND attempts = ?",
+        (state, to_db_time(next_attempt), error, delivery.id, delivery.attempts),
+    ).rowcount
+    if updated != 1:
+        return False
     conn.execute(
         "INSERT INTO delivery_attempts (delivery_id, created, ok, error, duration_ms)"
         " VALUES (?, ?, ?, ?, ?)",
         (delivery.id, to_db_time(now), int(ok), error, duration_ms),
     )
-    conn.execute(
-        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt = ?,"
-        " last_error = ? WHERE id = ?",
-        (state, to_db_time(next_attempt), error, delivery.id),
-    )
+    return True
 
 
 def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[dict[str, Any]]:
@@ -679,3 +720,22 @@ def prune_history(conn: sqlite3.Connection, flips_before: datetime, done_before:
         (to_db_time(done_before),),
     )
     return flips.rowcount + deliveries.rowcount
+
+
+def newest_time(conn: sqlite3.Connection) -> datetime | None:
+    """Return the newest time stored in the database: the floor of the service's clock.
+
+    Pings are not scanned (a large table): a check's last ping and last
+    start stand for them.
+    """
+    row = conn.execute(
+        "SELECT max(coalesce(max(last_ping), ''), coalesce(max(last_start), ''),"
+        " coalesce(max(created), '')) FROM checks"
+        " UNION ALL SELECT max(created) FROM flips"
+        " UNION ALL SELECT max(created) FROM deliveries"
+        " UNION ALL SELECT max(created) FROM delivery_attempts"
+        " UNION ALL SELECT max(coalesce(max(last_used), ''), coalesce(max(created), ''))"
+        " FROM api_keys"
+    ).fetchall()
+    found = [value for (value,) in row if value]
+    return from_db_time(max(found)) if found else None
