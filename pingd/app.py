@@ -8,6 +8,7 @@ API), the JSON envelope under ``/v1/``.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import falcon
 
+from pingd import dbfile
 from pingd import migrate
 from pingd import openapi
 from pingd import service as service_module
@@ -30,6 +32,8 @@ from pingd.errors import MethodNotAllowed
 from pingd.errors import NotFound
 from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
+from pingd.errors import StorageFull
+from pingd.errors import is_storage_full
 from pingd.notify import Notifier
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import PingRouter
@@ -51,13 +55,22 @@ def utc_now() -> datetime:
 
 
 def open_store(config: Config) -> Store:
-    """Create or migrate the configured database and open it."""
-    conn = store_module.connect(config.storage.path)
+    """Create or migrate the configured database and open it.
+
+    Raise DatabaseUnusable (one line naming the path) when the file or its
+    folder cannot be used, or MigrationError for a database from a newer pingd.
+    """
+    path = config.storage.path
+    dbfile.check_path(path)
     try:
-        migrate.migrate(conn)
-    finally:
-        conn.close()
-    return Store(config.storage.path, ping_log_limit=config.storage.ping_log_limit)
+        conn = store_module.connect(path)
+        try:
+            migrate.migrate(conn)
+        finally:
+            conn.close()
+        return Store(path, ping_log_limit=config.storage.ping_log_limit)
+    except sqlite3.Error as ex:
+        raise dbfile.explain(path, ex) from ex
 
 
 def make_notifier(config: Config) -> Notifier:
@@ -155,6 +168,12 @@ def _handle_unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
 ) -> None:
     request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
+    if is_storage_full(ex):
+        # Expected while the disk is full, and the writer has logged it: a
+        # 503 with Retry-After that clients retry, without a traceback each.
+        req.context.request_id = request_id
+        _render(req, resp, StorageFull())
+        return
     logger.exception("unexpected error on %s %s requestId=%s", req.method, req.path, request_id)
     _render(req, resp, PingdError())
     if is_api_path(req.path):

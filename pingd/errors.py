@@ -19,13 +19,18 @@ sends (byte-compatible with Healthchecks where an equivalent exists)::
      │    └── Duplicate             409 DUPLICATE
      ├── PayloadTooLarge            413 PAYLOAD_TOO_LARGE      "request body too large"
      ├── InvalidInput               422 INVALID_INPUT (+ fields)
-     └── RateLimited                429 RATE_LIMITED (+ retry_after)
+     ├── RateLimited                429 RATE_LIMITED (+ retry_after)
+     └── StorageFull                503 STORAGE_FULL           "storage full" (+ retry_after)
 
 This module imports nothing from pingd and nothing outside the standard
 library, so the pure domain code can raise these too.
 """
 
 from __future__ import annotations
+
+import sqlite3
+
+STORAGE_RETRY_AFTER_SECONDS = 5
 
 
 class PingdError(Exception):
@@ -147,3 +152,18 @@ class RateLimited(PingdError):
     def __init__(self, retry_after_seconds: int) -> None:
         self.retry_after_seconds = max(1, retry_after_seconds)
         super().__init__(f"rate limit exceeded, retry in {self.retry_after_seconds} s")
+
+
+class StorageFull(PingdError):
+    """The database or its disk is full: nothing was stored, and a retry may succeed."""
+
+    status = 503
+    code = "STORAGE_FULL"
+    default_message = "storage full"
+    retry_after_seconds = STORAGE_RETRY_AFTER_SECONDS
+
+
+def is_storage_full(ex: BaseException) -> bool:
+    """Whether ``ex`` is SQLite's "database or disk is full" (SQLITE_FULL)."""
+    code = getattr(ex, "sqlite_errorcode", None) if isinstance(ex, sqlite3.Error) else None
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL

@@ -20,6 +20,7 @@ ERROR_CODES = (
     "INVALID_JSON", "MISSING_BODY", "BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "CHECK_NOT_FOUND",
     "CHANNEL_NOT_FOUND", "METHOD_NOT_ALLOWED", "CONFLICT", "AMBIGUOUS_SLUG", "CHECK_NOT_PAUSED",
     "DUPLICATE", "PAYLOAD_TOO_LARGE", "INVALID_INPUT", "RATE_LIMITED", "INTERNAL_SERVER_ERROR",
+    "STORAGE_FULL",
 )  # fmt: skip
 STATUSES = ("new", "up", "grace", "down", "paused", "started")
 
@@ -59,11 +60,12 @@ def _errors(*statuses: int) -> dict[str, Any]:
         422: "Invalid input; `fields` names each problem (INVALID_INPUT)",
         429: "Rate limited; see Retry-After (RATE_LIMITED)",
         500: "Unexpected error; details are in the server log under the requestId",
+        503: "The disk is full: nothing was written; retry after Retry-After (STORAGE_FULL)",
     }
     responses = {}
-    for status in (*statuses, 405, 429, 500):
+    for status in (*statuses, 405, 429, 500, 503):
         response = _json(_ref("Error"), descriptions[status])
-        if status == 429:
+        if status in (429, 503):
             response["headers"]["Retry-After"] = {
                 "description": "Whole seconds to wait, at least 1",
                 "schema": {"type": "integer", "minimum": 1},

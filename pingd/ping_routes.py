@@ -51,6 +51,9 @@ def render_ping_error(resp: falcon.Response, ex: PingdError) -> None:
     resp.text = ex.ping_text
     if isinstance(ex, MethodNotAllowed):
         resp.set_header("Allow", ", ".join((*PING_METHODS, "OPTIONS")))
+    retry_after = getattr(ex, "retry_after_seconds", None)
+    if retry_after is not None:
+        resp.set_header("Retry-After", str(retry_after))
 
 
 def _parse_action(segment: str) -> tuple[str, int | None, PingdError | None]:

@@ -141,6 +141,12 @@ class WriterConnection(sqlite3.Connection):
                 self.execute(many(size), params)
 
 
+def is_full(ex: BaseException) -> bool:
+    """Whether ``ex`` is SQLite's "database or disk is full" (also pingd.errors.is_storage_full)."""
+    code = getattr(ex, "sqlite_errorcode", None) if isinstance(ex, sqlite3.Error) else None
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+
+
 def padded_chunks(rows: Rows) -> Iterator[tuple[int, list[Any]]]:
     """Split rows for many-row statements: (row count, flat parameters) per statement.
 
@@ -181,7 +187,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back itself (SQLITE_FULL, I/O errors).
+            conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
@@ -249,6 +256,7 @@ class Store:
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._deferred_lock = threading.Lock()
         self._deferred: dict[Hashable, Callable[[sqlite3.Connection], object]] = {}
+        self._refused = 0  # jobs failed since the database became full (writer thread only)
         self._writer_conn = cast(
             WriterConnection, connect(":memory:" if in_memory else path, writer=True)
         )
@@ -351,7 +359,7 @@ class Store:
                 self._run_group(conn, batch, isolate=True)
         except Exception as ex:
             # Nothing of this group reached the disk: every caller must hear so.
-            logger.exception("write batch of %d failed", len(batch))
+            self._log_failure(ex, len(batch))
             conn.forget_checks()
             try:
                 if conn.in_transaction:
@@ -360,6 +368,8 @@ class Store:
                 logger.exception("rollback after a failed batch failed")
             for job in batch:
                 job.result, job.error = None, ex
+        else:
+            self._log_recovery()
         # Wake the waiting callers first: the callbacks take longer.
         for job in batch:
             if job.then is None:
@@ -388,6 +398,10 @@ class Store:
                 # What the job (or the group) wrote is undone: so is what
                 # the connection remembers of it.
                 conn.forget_checks()
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back (as it may on
+                    # SQLITE_FULL or an I/O error): the group is lost.
+                    raise
                 if not isolate:
                     conn.execute("ROLLBACK")
                     return False
@@ -401,7 +415,8 @@ class Store:
             # A staged write failed; which job it belongs to is unknown, so
             # run the group again, isolated and unstaged, to find out.
             conn.forget_checks()
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             return False
         conn.execute("COMMIT")
         return True
@@ -415,11 +430,32 @@ class Store:
             with transaction(conn):
                 for fn in pending.values():
                     fn(conn)
-        except Exception:
-            logger.exception("deferred housekeeping failed; will retry")
+        except Exception as ex:
+            if is_full(ex):
+                self._log_failure(ex, 0)
+            else:
+                logger.exception("deferred housekeeping failed; will retry")
             conn.forget_checks()
             with self._deferred_lock:
                 self._deferred = pending | self._deferred
+            return
+        self._log_recovery()
+
+    def _log_failure(self, ex: BaseException, jobs: int) -> None:
+        """Log a failed group; a full database once per outage rather than once per group."""
+        if not is_full(ex):
+            logger.error("write batch of %d failed", jobs, exc_info=ex)
+            return
+        if self._refused == 0:
+            logger.error("database or disk is full; writes fail until space is freed: %s", ex)
+        self._refused += max(jobs, 1)
+
+    def _log_recovery(self) -> None:
+        if self._refused:
+            logger.warning(
+                "database writable again; %d write(s) failed while it was full", self._refused
+            )
+            self._refused = 0
 
     # -- reading ---------------------------------------------------------
 

@@ -61,6 +61,7 @@ class HttpReceiver:
         self._fail_status = 500
         self._always_fail = False
         self._hang_seconds: float | None = None
+        self._late_seconds: float | None = None
         self._release = threading.Event()
         self.in_flight = 0
         receiver = self
@@ -103,10 +104,17 @@ class HttpReceiver:
         with self._lock:
             self._hang_seconds, self._always_fail, self._fail_left = seconds, False, 0
 
+    def answer_late(self, seconds: float) -> None:
+        """Answer 200 to every request from now on, each only after ``seconds``."""
+        with self._lock:
+            self._late_seconds, self._hang_seconds = seconds, None
+            self._always_fail, self._fail_left = False, 0
+
     def recover(self) -> None:
         """Answer 200 to every request from now on (requests already hanging stay so)."""
         with self._lock:
             self._hang_seconds, self._always_fail, self._fail_left = None, False, 0
+            self._late_seconds = None
 
     # -- what arrived --------------------------------------------------------
 
@@ -156,7 +164,7 @@ class HttpReceiver:
         body: bytes,
     ) -> None:
         with self._lock:
-            hang = self._hang_seconds
+            hang, late = self._hang_seconds, self._late_seconds
             if hang is not None:
                 status: int | None = None
             elif self._always_fail:
@@ -176,6 +184,8 @@ class HttpReceiver:
             with self._lock:
                 self.in_flight -= 1
             return  # Answer nothing: the client has long given up (or gets EOF).
+        if late is not None:
+            self._release.wait(late)
         try:
             payload = b"ok" if status == 200 else b"failing on purpose"
             handler.send_response(status or 200)
@@ -213,6 +223,7 @@ class Mail:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes = b""  # the DATA exactly as it arrived
 
     def text(self) -> str:
         body = self.message.get_body(preferencelist=("plain",))
@@ -231,7 +242,9 @@ class _Recorder:
         message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
-            self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.mails.append(
+                Mail(envelope.mail_from, list(envelope.rcpt_tos), message, bytes(content))
+            )
         return "250 OK"
 
 
