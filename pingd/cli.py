@@ -31,17 +31,25 @@ from pingd.app import make_notifier
 from pingd.app import make_ping_router
 from pingd.app import make_service
 from pingd.app import open_store
+from pingd.clock import SteadyClock
 from pingd.config import Config
 from pingd.config import ConfigError
 from pingd.config import find_config_path
 from pingd.config import load_config
+from pingd.dbfile import DatabaseUnusable
+from pingd.dbfile import check_path
+from pingd.dbfile import explain
 from pingd.domain import Check
 from pingd.errors import PingdError
 from pingd.migrate import MigrationError
 from pingd.scheduler import AlertLoop
+from pingd.serverlock import AlreadyServing
+from pingd.serverlock import ServerLock
 from pingd.service import Service
 from pingd.store import Store
 from pingd.store import backup_database
+from pingd.store import newest_time
+from pingd.textsafe import for_terminal
 
 logger = logging.getLogger("pingd")
 
@@ -58,9 +66,11 @@ def _fmt_time(value: datetime | None) -> str:
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    for row in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    """Print aligned columns; control, escape and bidi characters in a cell are shown escaped."""
+    shown = [[for_terminal(str(cell)) for cell in row] for row in (header, *rows)]
+    widths = [max(len(cell) for cell in column) for column in zip(*shown, strict=False)]
+    for row in shown:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def _print_first_run(config: Config, ping_key: str, api_key: str, *, stream: Any) -> None:
@@ -75,7 +85,8 @@ def _print_first_run(config: Config, ping_key: str, api_key: str, *, stream: Any
 
 def _open(config: Config, *, banner_stream: Any = None) -> tuple[Store, Service]:
     store = open_store(config)
-    service = make_service(config, store, notifier=make_notifier(config))
+    clock = SteadyClock(floor=store.read(newest_time))
+    service = make_service(config, store, clock, notifier=make_notifier(config))
     boot = service.bootstrap()
     if boot.new_api_key is not None:
         stream = sys.stderr if banner_stream is None else banner_stream
@@ -126,23 +137,41 @@ def _limit_malloc_arenas() -> None:
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     _raise_file_limit()
     _limit_malloc_arenas()  # before any thread starts
-    store, service = _open(config, banner_stream=sys.stdout)
-    alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
+    check_path(config.storage.path)  # before the lock file is made beside it
+    lock = ServerLock(config.storage.path)  # before anything else touches the database
     try:
-        router = make_ping_router(config, service)
-        app = create_app(config, store=store, service=service, ping_router=router)
-        server = http_server.create_server(app, router, service, waitress_options(config))
-        for host, port in _effective_addresses(server):
-            shown = f"[{host}]" if ":" in host else host
-            logger.info("listening on http://%s:%s", shown, port)
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-        alerts.start()
-        server.run()  # Returns after SIGINT/SIGTERM, once worker threads are done.
-        logger.info("stopping")
+        store, service = _open(config, banner_stream=sys.stdout)
+        alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
+        try:
+            _serve(config, store, service, alerts, lock)
+        finally:
+            alerts.stop()
+            store.close()
     finally:
-        alerts.stop()
-        store.close()
+        lock.close()
     return 0
+
+
+def _serve(
+    config: Config, store: Store, service: Service, alerts: AlertLoop, lock: ServerLock
+) -> None:
+    router = make_ping_router(config, service)
+    app = create_app(config, store=store, clock=service.now, service=service, ping_router=router)
+    try:
+        server = http_server.create_server(app, router, service, waitress_options(config))
+    except OSError as ex:
+        listen = " ".join(config.server.listen)
+        raise CliError(f"cannot listen on {listen}: {ex.strerror or ex}") from None
+    urls = []
+    for host, port in _effective_addresses(server):
+        shown = f"[{host}]" if ":" in host else host
+        urls.append(f"http://{shown}:{port}")
+        logger.info("listening on %s", urls[-1])
+    lock.describe(urls)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    alerts.start()
+    server.run()  # Returns after SIGINT/SIGTERM, once worker threads are done.
+    logger.info("stopping")
 
 
 def waitress_options(config: Config) -> dict[str, Any]:
@@ -204,7 +233,7 @@ def cmd_key_revoke(config: Config, args: argparse.Namespace) -> int:
     store, service = _open(config)
     with _closing(store):
         key = service.revoke_api_key(args.prefix)
-    print(f"revoked {key.prefix}… ({key.name})")
+    print(f"revoked {key.prefix}… ({for_terminal(key.name)})")
     return 0
 
 
@@ -281,7 +310,7 @@ def cmd_check_show(config: Config, args: argparse.Namespace) -> int:
         ("ping url", f"{base}/ping/{check.uuid}"),
         ("slug url", f"{base}/ping/{project.ping_key}/{check.slug}"),
     ):
-        print(f"{label + ':':<11}{value}")
+        print(f"{label + ':':<11}{for_terminal(value)}")
     if pings:
         print("\nrecent pings:")
         rows = [
@@ -299,7 +328,7 @@ def _check_command(action: Callable[[Service, int], Check], verb: str) -> Callab
         with _closing(store):
             check = service.find_check(args.id)
             action(service, check.id)
-        print(f"{verb} {check.name} ({check.uuid})")
+        print(f"{verb} {for_terminal(check.name)} ({check.uuid})")
         return 0
 
     return run
@@ -373,15 +402,19 @@ def cmd_channel_rm(config: Config, args: argparse.Namespace) -> int:
     store, service = _open(config)
     with _closing(store):
         channel = service.delete_channel(_channel_ref(args.id))
-    print(f"deleted channel {channel.id} ({channel.kind} {channel.name})")
+    print(f"deleted channel {channel.id} ({channel.kind} {for_terminal(channel.name)})")
     return 0
 
 
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
     with _closing(store):
-        backup_database(store, args.file)
-    print(f"backed up {config.storage.path} to {args.file}")
+        try:
+            backup_database(store, args.file)
+        except (sqlite3.Error, OSError) as ex:
+            reason = ex.strerror if isinstance(ex, OSError) and ex.strerror else str(ex)
+            raise CliError(f"backup to {args.file} failed: {reason}") from ex
+    print(f"backed up {for_terminal(config.storage.path)} to {for_terminal(args.file)}")
     return 0
 
 
@@ -523,15 +556,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     # waitress warns about its task queue on nearly every request once
     # connections outnumber threads; that is normal for pings, not news.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    config: Config | None = None
     try:
         config = _load(args)
         handler: Callable[[Config, argparse.Namespace], int] = args.handler
         return handler(config, args)
-    except (CliError, ConfigError, MigrationError, PingdError) as ex:
-        print(f"pingd: error: {ex}", file=sys.stderr)
+    except (
+        CliError, ConfigError, MigrationError, PingdError, DatabaseUnusable, AlreadyServing
+    ) as ex:  # fmt: skip
+        print(f"pingd: error: {for_terminal(str(ex))}", file=sys.stderr)
         return 1
-    except (sqlite3.Error, OSError) as ex:
-        print(f"pingd: error: {ex}", file=sys.stderr)
+    except sqlite3.Error as ex:
+        path = "the database" if config is None else config.storage.path
+        print(f"pingd: error: {for_terminal(str(explain(path, ex)))}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`pingd check list | head -1`): end quietly, as
+        # a command killed by SIGPIPE would, and keep Python from complaining
+        # about the unflushed rest at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as ex:
+        print(f"pingd: error: {for_terminal(str(ex))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

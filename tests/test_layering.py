@@ -25,13 +25,17 @@ ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "migrate": set(),
     "ratelimit": set(),  # a stdlib-only utility for the API
+    "dbfile": set(),  # can the database file be used, and the message if not
+    "serverlock": {"dbfile"},  # one `pingd serve` per database
+    "clock": set(),  # the steady wall clock the service is given
+    "textsafe": set(),  # outside text made safe for terminals, headers and subjects
     "domain": {"errors"},
     "writer": {"domain"},
     "store": {"domain", "writer"},
     "service": {"domain", "store", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
     # stdlib-only leaf, so this adds no edge back up.
-    "notify": {"errors", "domain", "config"},
+    "notify": {"errors", "domain", "config", "textsafe"},
     "scheduler": {"service", "domain", "errors", "notify"},
     "ping_routes": {"service", "errors", "domain"},
     "api": {"service", "errors", "domain", "config", "ratelimit"},
@@ -39,11 +43,11 @@ ALLOWED: dict[str, set[str]] = {
     # Developer mode builds its own stores and services, as app.py does.
     "sandbox": {"domain", "store", "migrate", "service", "errors"},
     "app": {"ping_routes", "api", "errors", "service", "store", "migrate", "config", "domain",
-            "scheduler", "notify", "ratelimit", "sandbox", "openapi"},
+            "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
     "cli": {"config", "app", "migrate", "service", "store", "domain", "errors", "scheduler",
-            "notify", "server"},
+            "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
     "__main__": {"cli"},
     "pingd": set(),
 }  # fmt: skip
@@ -52,7 +56,8 @@ ALWAYS_ALLOWED = {"pingd"}
 # Third-party and standard-library imports: these layers may use only the
 # standard library (plus what is listed), so they stay readable on their own.
 STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
-               "domain": {"cronsim"}}  # fmt: skip
+               "domain": {"cronsim"}, "dbfile": set(), "serverlock": set(),
+               "clock": set(), "textsafe": set()}  # fmt: skip
 
 
 @dataclass(frozen=True)
