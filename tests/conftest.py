@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 import webtest
+from receivers import HttpReceiver
+from receivers import SmtpReceiver
+from receivers import http_receiver
+from receivers import smtp_receiver
 from serverutil import Server
 from serverutil import stop_quietly
 
 from pingd.app import create_app
+from pingd.app import make_notifier
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import Config
@@ -29,6 +34,19 @@ from pingd.service import Service
 from pingd.store import Store
 
 START = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeMonotonic:
+    """A monotonic clock that only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class FakeClock:
@@ -70,6 +88,14 @@ def service(config: Config, store: Store, clock: FakeClock) -> Service:
 
 
 @pytest.fixture
+def svc(config: Config, store: Store, clock: FakeClock) -> Service:
+    """The service with a real notifier (needed to create channels and send alerts)."""
+    service = make_service(config, store, clock, notifier=make_notifier(config))
+    service.bootstrap()
+    return service
+
+
+@pytest.fixture
 def ping_key(service: Service) -> str:
     return service.project().ping_key
 
@@ -107,3 +133,17 @@ def servers() -> Iterator[list[Server]]:
     yield started
     for server in started:
         stop_quietly(server)
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A real HTTP receiver on 127.0.0.1 for webhook-like channels (tests/receivers.py)."""
+    with http_receiver() as started:
+        yield started
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records every message."""
+    with smtp_receiver() as started:
+        yield started

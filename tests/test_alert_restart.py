@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from receivers import HttpReceiver
-from receivers import http_receiver
 from serverutil import Server
 from serverutil import open_db_readonly
 from serverutil import run_cli
@@ -54,12 +53,6 @@ def serve(tmp_path: Path) -> Iterator[StartServer]:
     yield start
     for server in started:
         stop_quietly(server)
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with http_receiver() as started:
-        yield started
 
 
 def cli(tmp_path: Path, *args: str) -> str:

@@ -78,14 +78,6 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-def svc(config: Config, store: Store, clock: FakeClock) -> Service:
-    """The service with a real notifier (needed to create channels)."""
-    service = make_service(config, store, clock, notifier=make_notifier(config))
-    service.bootstrap()
-    return service
-
-
-@pytest.fixture
 def api(config: Config, store: Store, clock: FakeClock, svc: Service) -> webtest.TestApp:
     key = svc.create_api_key("tests")
     app = webtest.TestApp(create_app(config, store=store, clock=clock, service=svc))

@@ -19,6 +19,7 @@ import pytest
 import webtest
 from conftest import START
 from conftest import FakeClock
+from conftest import FakeMonotonic
 
 from pingd.app import create_app
 from pingd.config import Config
@@ -30,19 +31,6 @@ from pingd.store import Store
 HIGH_LIMIT = {"api__burst": 10000, "api__rate_per_second": 10000.0}
 UNKNOWN_UUID = "6f1c1c52-0a4e-4b53-8f0e-2b2f9f3c5d11"
 SEEDED_STATUSES = {"new", "up", "grace", "down", "paused", "started"}
-
-
-class FakeMonotonic:
-    """A monotonic clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -36,13 +36,10 @@ from receivers import HttpReceiver
 from receivers import Request
 from receivers import SmtpReceiver
 from receivers import http_receiver
-from receivers import smtp_receiver
 
 from pingd import domain
 from pingd import store as store_module
 from pingd.app import create_app
-from pingd.app import make_notifier
-from pingd.app import make_service
 from pingd.cli import main
 from pingd.config import Config
 from pingd.config import default_config
@@ -79,18 +76,6 @@ def short_send_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    with smtp_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with http_receiver() as started:
-        yield started
-
-
-@pytest.fixture
 def other_receiver() -> Iterator[HttpReceiver]:
     with http_receiver() as started:
         yield started
@@ -107,13 +92,6 @@ def config(tmp_path: Path, smtp: SmtpReceiver) -> Config:
         smtp__security="none",
         smtp__from=MAIL_FROM,
     )
-
-
-@pytest.fixture
-def svc(config: Config, store: Store, clock: FakeClock) -> Service:
-    service = make_service(config, store, clock, notifier=make_notifier(config))
-    service.bootstrap()
-    return service
 
 
 @pytest.fixture
