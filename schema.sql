@@ -136,4 +136,7 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 
+-- Marks the file as pingd's ("ping" in ASCII), for file(1) and for pingd itself.
+PRAGMA application_id = 1885957735;
+
 PRAGMA user_version = 3;

@@ -407,6 +407,14 @@ def cmd_channel_rm(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    live = os.path.realpath(config.storage.path)
+    target = os.path.realpath(args.file)
+    if target in {live, live + "-wal", live + "-shm", live + ".lock"}:
+        # Renaming the copy over the live file would leave a running server
+        # writing to a file that no longer has a name: every ping lost.
+        raise CliError(f"backup to {args.file} refused: that is the live database's own file")
+    if os.path.isdir(target):
+        raise CliError(f"backup to {args.file} refused: it is a folder; name a file in it")
     store = open_store(config)
     with _closing(store):
         try:

@@ -18,6 +18,8 @@ from pathlib import Path
 from pingd import __version__
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# PRAGMA application_id of a pingd database ("ping" in ASCII), set by schema 3.
+APPLICATION_ID = 0x70696E67
 
 
 class MigrationError(Exception):
@@ -60,6 +62,17 @@ def schema_version(sql: str) -> int:
 def current_version(conn: sqlite3.Connection) -> int:
     """Return the database's user_version."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """Raise MigrationError for a database that another program has marked as its own."""
+    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if application_id not in (0, APPLICATION_ID):
+        raise MigrationError(
+            f"{_database_name(conn)} belongs to another program (application_id"
+            f" {application_id:#x}), not pingd: set storage.path to pingd's own database;"
+            " it was not changed"
+        )
 
 
 def written_by(conn: sqlite3.Connection) -> str | None:
@@ -117,21 +130,33 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the current schema and return the version it had."""
     schema = load_schema()
     target = schema_version(schema)
-    start = current_version(conn)
+    # One statement, so one snapshot: another process may be creating the
+    # same database at this moment.
+    start, has_tables = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version),"
+        " EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')"
+    ).fetchone()
+    # Every refusal comes before anything, journal_mode included, is written.
+    _refuse_foreign(conn)
     if start > target:
-        # Before anything else, journal_mode included: never write to it.
         raise MigrationError(_newer_database_message(conn, start, target))
+    if start == 0 and has_tables:
+        # Every pingd schema has a version: tables without one are another
+        # program's, and pingd must not add its own to them.
+        raise MigrationError(
+            f"{_database_name(conn)} is an SQLite database of another program (it has tables"
+            " but no pingd schema version): set storage.path to a new file; it was not changed"
+        )
     conn.execute("PRAGMA journal_mode = WAL")
     if start == target:
-        return start
-    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone()
+        return int(start)
     # A step may rebuild a table (drop and recreate it): with foreign keys on,
     # dropping it would delete every row that refers to it. The pragma is a
     # no-op inside a transaction, so it is set around the steps.
     foreign_keys = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        if start == 0 and has_tables is None:
+        if start == 0:
             _run_script(conn, schema)
         else:
             steps = load_migrations()
@@ -143,8 +168,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     except sqlite3.Error as ex:
         # Another process may have migrated the same file a moment earlier.
         if current_version(conn) == target:
-            return start
+            return int(start)
         raise MigrationError(f"migrating {_database_name(conn)} failed: {ex}") from ex
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
-    return start
+    return int(start)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import pingd.migrate
+from pingd.migrate import APPLICATION_ID
 from pingd.migrate import MigrationError
 from pingd.migrate import current_version
 from pingd.migrate import load_migrations
@@ -222,18 +223,31 @@ def test_it_rolls_back_a_failing_step_completely(
     assert dump(db) == before_dump
 
 
-def test_it_rolls_back_a_failing_first_step_on_an_unversioned_database(
-    db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+def test_it_refuses_an_unversioned_database_that_has_tables_and_changes_nothing(
+    db: sqlite3.Connection,
 ) -> None:
-    # A version-0 database that already has a table goes the step road, not
-    # the fresh-schema road.
+    # Every pingd schema sets user_version: tables without one are another
+    # program's, and pingd must not add its own tables to them.
     db.execute("CREATE TABLE leftover (x INTEGER) STRICT")
-    broken = "CREATE TABLE projects (id INTEGER PRIMARY KEY) STRICT;\nSELECT * FROM nowhere;\n"
-    monkeypatch.setattr(pingd.migrate, "load_migrations", lambda: {1: broken})
-    with pytest.raises(MigrationError):
+    before, mode = dump(db), db.execute("PRAGMA journal_mode").fetchone()
+    with pytest.raises(MigrationError, match="another program"):
         migrate(db)
     assert current_version(db) == 0
-    assert sorted(shape(db)) == ["leftover"]
+    assert dump(db) == before
+    assert db.execute("PRAGMA journal_mode").fetchone() == mode
+
+
+def test_it_refuses_a_database_another_program_marked_as_its_own(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA application_id = 1234")
+    with pytest.raises(MigrationError, match="0x4d2"):
+        migrate(db)
+    assert current_version(db) == 0
+    assert db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_it_marks_a_pingd_database_with_its_application_id(db: sqlite3.Connection) -> None:
+    migrate(db)
+    assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
 
 
 # -- the installed wheel -------------------------------------------------------

@@ -242,3 +242,35 @@ def test_it_ends_quietly_when_the_reader_of_its_output_goes_away(tmp_path: Path)
     assert proc.wait(timeout=START_TIMEOUT) == 141  # 128 + SIGPIPE, like any Unix tool
     assert proc.stderr.read() == b""
     proc.stderr.close()
+
+
+def test_backup_refuses_to_overwrite_the_live_database_or_a_folder(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "pingd.db"
+    server = start_server(tmp_path)
+    servers.append(server)
+    server.wait_ready(1)
+    inode = db.stat().st_ino
+    os.symlink(db, tmp_path / "alias.db")
+    for target in (db, tmp_path / "alias.db", tmp_path / "pingd.db-wal"):
+        assert_one_line_error(cli(tmp_path, db, "backup", str(target)), str(target), "live")
+    assert_one_line_error(cli(tmp_path, db, "backup", str(tmp_path)), "folder")
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.stat().st_ino == inode  # still the file the server writes to
+    ok = cli(tmp_path, db, "backup", str(tmp_path / "copy.db"))
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_it_refuses_another_programs_sqlite_database_and_leaves_it_alone(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+        conn.commit()
+    before = digest(db)
+    for args in (["check", "list"], ["serve", "--listen", "127.0.0.1:0"]):
+        assert_one_line_error(cli(tmp_path, db, *args), str(db), "another program")
+        assert digest(db) == before
+    assert not db.with_name("app.db-wal").exists()
