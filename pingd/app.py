@@ -33,6 +33,7 @@ from pingd.errors import NotFound
 from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
 from pingd.errors import StorageFull
+from pingd.errors import StorageUnavailable
 from pingd.errors import is_storage_full
 from pingd.notify import Notifier
 from pingd.ping_routes import PING_PREFIX
@@ -173,6 +174,10 @@ def _handle_unexpected(
         # 503 with Retry-After that clients retry, without a traceback each.
         req.context.request_id = request_id
         _render(req, resp, StorageFull())
+        return
+    if isinstance(ex, store_module.DatabaseReplaced):  # logged once by the writer
+        req.context.request_id = request_id
+        _render(req, resp, StorageUnavailable())
         return
     logger.exception("unexpected error on %s %s requestId=%s", req.method, req.path, request_id)
     _render(req, resp, PingdError())

@@ -20,7 +20,8 @@ sends (byte-compatible with Healthchecks where an equivalent exists)::
      ├── PayloadTooLarge            413 PAYLOAD_TOO_LARGE      "request body too large"
      ├── InvalidInput               422 INVALID_INPUT (+ fields)
      ├── RateLimited                429 RATE_LIMITED (+ retry_after)
-     └── StorageFull                503 STORAGE_FULL           "storage full" (+ retry_after)
+     ├── StorageFull                503 STORAGE_FULL           "storage full" (+ retry_after)
+     └── StorageUnavailable         503 STORAGE_UNAVAILABLE    "storage unavailable" (+ retry_after)
 
 This module imports nothing from pingd and nothing outside the standard
 library, so the pure domain code can raise these too.
@@ -160,6 +161,15 @@ class StorageFull(PingdError):
     status = 503
     code = "STORAGE_FULL"
     default_message = "storage full"
+    retry_after_seconds = STORAGE_RETRY_AFTER_SECONDS
+
+
+class StorageUnavailable(PingdError):
+    """The database file is not the one pingd opened (removed or replaced): nothing stored."""
+
+    status = 503
+    code = "STORAGE_UNAVAILABLE"
+    default_message = "storage unavailable"
     retry_after_seconds = STORAGE_RETRY_AFTER_SECONDS
 
 

@@ -20,7 +20,7 @@ ERROR_CODES = (
     "INVALID_JSON", "MISSING_BODY", "BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "CHECK_NOT_FOUND",
     "CHANNEL_NOT_FOUND", "METHOD_NOT_ALLOWED", "CONFLICT", "AMBIGUOUS_SLUG", "CHECK_NOT_PAUSED",
     "DUPLICATE", "PAYLOAD_TOO_LARGE", "INVALID_INPUT", "RATE_LIMITED", "INTERNAL_SERVER_ERROR",
-    "STORAGE_FULL",
+    "STORAGE_FULL", "STORAGE_UNAVAILABLE",
 )  # fmt: skip
 STATUSES = ("new", "up", "grace", "down", "paused", "started")
 
@@ -60,7 +60,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         422: "Invalid input; `fields` names each problem (INVALID_INPUT)",
         429: "Rate limited; see Retry-After (RATE_LIMITED)",
         500: "Unexpected error; details are in the server log under the requestId",
-        503: "The disk is full: nothing was written; retry after Retry-After (STORAGE_FULL)",
+        503: "Nothing was written: the disk is full (STORAGE_FULL), or the database file was"
+        " removed or replaced under pingd (STORAGE_UNAVAILABLE); retry after Retry-After",
     }
     responses = {}
     for status in (*statuses, 405, 429, 500, 503):

@@ -28,6 +28,7 @@ from pingd.domain import Delivery
 from pingd.domain import Flip
 from pingd.domain import Ping
 from pingd.writer import MAX_ROWS_PER_STATEMENT
+from pingd.writer import DatabaseReplaced as DatabaseReplaced
 from pingd.writer import Store as Store
 from pingd.writer import WriterConnection
 from pingd.writer import connect as connect

@@ -15,6 +15,7 @@ Reads use a small pool of connections; WAL lets them run beside the writer.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -46,6 +47,23 @@ READER_CACHE_KIB = 1024
 MAX_ROWS_PER_STATEMENT = 64  # a power of two (see padded_chunks)
 
 
+class DatabaseReplaced(sqlite3.OperationalError):
+    """The database file was removed or replaced while this process had it open.
+
+    SQLite would go on writing to the file it opened, which no longer has the
+    name: every write acknowledged from then on would be gone at the next
+    start. So the writer refuses to write until the file is back.
+    """
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class WriterConnection(sqlite3.Connection):
     """The writer thread's connection, which remembers the checks (and projects) it has seen.
 
@@ -62,6 +80,7 @@ class WriterConnection(sqlite3.Connection):
         self.uuids_by_slug: dict[tuple[int, str], list[str]] = {}
         self.projects_by_ping_key: dict[str, Any] = {}  # pingd.store.Project by key
         self.data_version = -1
+        self.watched: tuple[str, tuple[int, int] | None] | None = None
         # While a ping job runs, its writes are queued here (by statement) and
         # sent with one executemany per statement: each execute() gives up the
         # GIL and waits to get it back, which under load costs more than the
@@ -79,8 +98,21 @@ class WriterConnection(sqlite3.Connection):
         self.projects_by_ping_key.clear()
         self.staged.clear()
 
+    def watch_file(self, path: str) -> None:
+        """Refuse every write from now on while ``path`` is not the file opened now."""
+        self.watched = (path, _file_identity(path))
+
+    def check_file(self) -> None:
+        """Raise DatabaseReplaced if the watched file was removed or replaced."""
+        if self.watched is not None and _file_identity(self.watched[0]) != self.watched[1]:
+            raise DatabaseReplaced(
+                f"the database file {self.watched[0]} was removed or replaced while pingd was"
+                " running; writes are refused until it is back (or restart pingd)"
+            )
+
     def begin_immediate(self) -> None:
         """BEGIN IMMEDIATE, then forget the checks if another process wrote meanwhile."""
+        self.check_file()
         self.execute("BEGIN IMMEDIATE")
         version = int(self.execute("PRAGMA data_version").fetchone()[0])
         if version != self.data_version or len(self.checks_by_uuid) > MAX_REMEMBERED_CHECKS:
@@ -262,6 +294,8 @@ class Store:
         )
         if init is not None:
             init(self._writer_conn)
+        if not in_memory:
+            self._writer_conn.watch_file(path)
         # Under steady writes the WAL file grows past SQLite's checkpoint
         # threshold and, by default, never shrinks: trim it when it restarts.
         self._writer_conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
@@ -427,11 +461,12 @@ class Store:
         if not pending:
             return
         try:
+            conn.check_file()
             with transaction(conn):
                 for fn in pending.values():
                     fn(conn)
         except Exception as ex:
-            if is_full(ex):
+            if is_full(ex) or isinstance(ex, DatabaseReplaced):
                 self._log_failure(ex, 0)
             else:
                 logger.exception("deferred housekeeping failed; will retry")
@@ -443,18 +478,19 @@ class Store:
 
     def _log_failure(self, ex: BaseException, jobs: int) -> None:
         """Log a failed group; a full database once per outage rather than once per group."""
-        if not is_full(ex):
+        if isinstance(ex, DatabaseReplaced):
+            if self._refused == 0:
+                logger.error("%s", ex)
+        elif not is_full(ex):
             logger.error("write batch of %d failed", jobs, exc_info=ex)
             return
-        if self._refused == 0:
+        elif self._refused == 0:
             logger.error("database or disk is full; writes fail until space is freed: %s", ex)
         self._refused += max(jobs, 1)
 
     def _log_recovery(self) -> None:
         if self._refused:
-            logger.warning(
-                "database writable again; %d write(s) failed while it was full", self._refused
-            )
+            logger.warning("database writable again; %d write(s) failed meanwhile", self._refused)
             self._refused = 0
 
     # -- reading ---------------------------------------------------------
