@@ -38,34 +38,58 @@ def both(wall: FakeClock, mono: FakeMonotonic, seconds: float) -> None:
     mono.advance(seconds)
 
 
-def test_it_follows_the_wall_clock_forward_and_goes_on_steadily_when_it_is_set_back() -> None:
+def test_it_follows_the_wall_clock_forward_and_slews_when_it_is_set_back() -> None:
     wall, mono = FakeClock(), FakeMonotonic()
     clock = SteadyClock(wall, mono)
     assert clock() == START
     both(wall, mono, 10)
     assert clock() == START + timedelta(seconds=10)
-    wall.advance(hours=-2)  # set back
+    wall.advance(minutes=-2)  # set back
     assert clock() == START + timedelta(seconds=10)
+    both(wall, mono, 10)
+    assert clock() == START + timedelta(seconds=19)  # on, at 0.9 of real time
+    # The wall clock gains 0.1 s a second: after 1,190 s more it has caught up.
+    both(wall, mono, 1190)
+    assert clock() == START + timedelta(seconds=1090)
     both(wall, mono, 5)
-    assert clock() == START + timedelta(seconds=15)  # real time goes on
-    wall.advance(hours=2, seconds=10)  # the wall clock catches up, and passes
-    assert clock() == START + timedelta(seconds=25)
+    assert clock() == wall.now  # and pingd follows it again
     wall.advance(days=3)  # a step forward is followed at once
-    assert clock() == START + timedelta(days=3, seconds=25)
+    assert clock() == wall.now
+
+
+def test_it_never_gives_a_time_before_one_it_gave() -> None:
+    wall, mono = FakeClock(), FakeMonotonic()
+    clock = SteadyClock(wall, mono)
+    given = [clock()]
+    for step in (-30, 1, 1, -5, 2, 40, -50, 1, 1, 1):
+        both(wall, mono, 1)
+        wall.advance(seconds=step)
+        given.append(clock())
+    assert given == sorted(given)
 
 
 def test_it_starts_no_earlier_than_the_newest_stored_time(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     wall, mono = FakeClock(), FakeMonotonic()
-    stored = START + timedelta(hours=1)
+    stored = START + timedelta(minutes=30)
     with caplog.at_level(logging.WARNING, logger="pingd.clock"):
         clock = SteadyClock(wall, mono, floor=stored)
         assert clock() == stored
         mono.advance(2)
-        assert clock() == stored + timedelta(seconds=2)
+        assert clock() == stored + timedelta(seconds=1.8)
     [record] = caplog.records
-    assert "behind" in record.getMessage() and "3600" in record.getMessage()
+    assert "behind" in record.getMessage() and "1800" in record.getMessage()
+
+
+def test_a_step_back_of_more_than_an_hour_is_a_wrong_clock_and_followed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wall, mono = FakeClock(), FakeMonotonic()
+    clock = SteadyClock(wall, mono, floor=START + timedelta(days=400))  # a bogus stored time
+    with caplog.at_level(logging.ERROR, logger="pingd.clock"):
+        assert clock() == START
+    assert "one of them is wrong" in caplog.text
 
 
 def test_a_run_timed_across_a_clock_set_back_is_never_negative_and_pings_stay_in_order(
@@ -78,15 +102,15 @@ def test_a_run_timed_across_a_clock_set_back_is_never_negative_and_pings_stay_in
         service.bootstrap()
         check = service.create_check(name="Backup")
         ping(service, check.uuid, "start")
-        wall.advance(hours=-1)  # NTP steps the clock back an hour mid-run
+        wall.advance(minutes=-20)  # NTP steps the clock back mid-run
         mono.advance(30)
         ping(service, check.uuid, "success")
         done = service.get_check(check.uuid)
-        assert done.last_duration == 30.0
+        assert done.last_duration == 27.0  # 0.9 of the real 30 s: never negative
         pings = sorted(service.list_pings(check.id), key=lambda p: p.n)
-        assert [p.created for p in pings] == [START, START + timedelta(seconds=30)]
-        assert done.last_ping == START + timedelta(seconds=30)
-        # The deadline is a real period after the last ping, not an hour early.
+        assert [p.created for p in pings] == [START, START + timedelta(seconds=27)]
+        assert done.last_ping == START + timedelta(seconds=27)
+        # The deadline follows from the last ping, not twenty minutes early.
         assert done.alert_after == done.last_ping + timedelta(seconds=check.timeout + check.grace)
     finally:
         store.close()
@@ -106,17 +130,17 @@ def test_after_a_restart_with_the_clock_set_back_no_new_time_is_before_a_stored_
     assert newest == START + timedelta(minutes=5)
     store.close()
 
-    wall.advance(days=-1)  # stopped, and the box comes back a day in the past
+    wall.advance(minutes=-40)  # stopped, and the box comes back 40 minutes in the past
     store = open_store(config)
     try:
         service = make_service(
             config, store, SteadyClock(wall, mono, floor=store.read(newest_time))
         )
-        mono.advance(7)
+        mono.advance(10)
         ping(service, check.uuid, "success")
         done = service.get_check(check.uuid)
-        assert done.last_duration == 7.0
-        assert done.last_ping == START + timedelta(minutes=5, seconds=7)
+        assert done.last_duration == 9.0
+        assert done.last_ping == START + timedelta(minutes=5, seconds=9)
         flips = service.list_flips(check.id)
         assert all(flip.created <= done.last_ping for flip in flips)
     finally:
