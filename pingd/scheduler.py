@@ -86,6 +86,8 @@ class AlertLoop:
     def _deliver(self, delivery: Delivery) -> None:
         try:
             outcome = self._service.deliver(delivery)
+            if not outcome.attempted:
+                return  # an attempt that ended meanwhile moved it on: nothing sent
             logger.info(
                 "alert check=%s status=%s channel=%d delivery=%d attempt=%d ok=%s ms=%d%s",
                 delivery.event.get("uuid"),

@@ -125,6 +125,8 @@ class DeliveryOutcome:
     # False when the delivery was gone or had changed by the time the outcome
     # was to be written, so nothing was recorded.
     recorded: bool = True
+    # False when nothing was sent: another attempt had already moved it on.
+    attempted: bool = True
 
 
 class Service:
@@ -527,9 +529,18 @@ class Service:
         with self._unwritten_lock:
             outcome = self._unwritten.pop(key, None)
         if outcome is None:
-            channel = self._store.read(lambda conn: store.get_channel(conn, delivery.channel_id))
-            if channel is None:  # Deleted meanwhile; its deliveries went with it.
+            # Read afresh: the list the caller took it from may be older than
+            # the commit of an attempt that has just ended (a second send).
+            current, channel = self._store.read(
+                lambda conn: (
+                    store.get_delivery(conn, delivery.id),
+                    store.get_channel(conn, delivery.channel_id),
+                )
+            )
+            if current is None or channel is None:  # Deleted meanwhile, with its channel.
                 return DeliveryOutcome(False, "channel deleted", 0, recorded=False)
+            if (current.state, current.attempts) != ("pending", delivery.attempts):
+                return DeliveryOutcome(False, "attempted already", 0, False, attempted=False)
             outcome = self._send(channel, delivery.event)
         try:
             recorded = self._store.write(lambda conn: self._record_attempt(conn, delivery, outcome))

@@ -663,6 +663,12 @@ def list_due_deliveries(conn: sqlite3.Connection, now: datetime, limit: int) -> 
     return [_delivery_from_row(row) for row in rows]
 
 
+def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
+    """Return one delivery as it is now."""
+    row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    return None if row is None else _delivery_from_row(row)
+
+
 def list_channel_deliveries(
     conn: sqlite3.Connection, channel_id: int, limit: int
 ) -> list[Delivery]:
