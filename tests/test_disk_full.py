@@ -13,7 +13,6 @@ stopped by its own PID.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import threading
@@ -42,6 +41,7 @@ from diskutil import stop_cleanly
 from diskutil import stored_ping_bodies
 from receivers import HttpReceiver
 from serverutil import Server
+from serverutil import require_program
 from serverutil import run_cli
 from serverutil import start_server
 
@@ -286,9 +286,7 @@ def test_no_ping_is_acknowledged_unless_stored_when_the_disk_fills_under_load(
 def test_curl_retry_gets_its_ping_stored_once_space_is_freed(
     serve: Callable[[], Server], tmpfs: Path
 ) -> None:
-    curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    curl = require_program("curl")
     server = serve()
     _, api_key = keys(server)
     client = Client(server)
