@@ -12,7 +12,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from pingd import store as store_module
 from pingd.api import ApiMiddleware
 from pingd.api import add_api_routes
 from pingd.api import is_api_path
+from pingd.clock import utc_now
 from pingd.config import Config
 from pingd.errors import BadRequest
 from pingd.errors import MethodNotAllowed
@@ -48,11 +48,6 @@ from pingd.store import Store
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """Return the current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 def open_store(config: Config) -> Store:

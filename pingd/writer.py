@@ -29,6 +29,7 @@ from typing import TypeVar
 from typing import cast
 
 from pingd.domain import Check
+from pingd.errors import is_storage_full
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +172,6 @@ class WriterConnection(sqlite3.Connection):
                 continue
             for size, params in padded_chunks(list(rows.values())):
                 self.execute(many(size), params)
-
-
-def is_full(ex: BaseException) -> bool:
-    """Whether ``ex`` is SQLite's "database or disk is full" (also pingd.errors.is_storage_full)."""
-    code = getattr(ex, "sqlite_errorcode", None) if isinstance(ex, sqlite3.Error) else None
-    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 def padded_chunks(rows: Rows) -> Iterator[tuple[int, list[Any]]]:
@@ -466,7 +461,7 @@ class Store:
                 for fn in pending.values():
                     fn(conn)
         except Exception as ex:
-            if is_full(ex) or isinstance(ex, DatabaseReplaced):
+            if is_storage_full(ex) or isinstance(ex, DatabaseReplaced):
                 self._log_failure(ex, 0)
             else:
                 logger.exception("deferred housekeeping failed; will retry")
@@ -481,7 +476,7 @@ class Store:
         if isinstance(ex, DatabaseReplaced):
             if self._refused == 0:
                 logger.error("%s", ex)
-        elif not is_full(ex):
+        elif not is_storage_full(ex):
             logger.error("write batch of %d failed", jobs, exc_info=ex)
             return
         elif self._refused == 0:

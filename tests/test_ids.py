@@ -16,13 +16,12 @@ import threading
 import time
 import urllib.request
 from contextlib import closing
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from conftest import FakeClock
 from receivers import HttpReceiver
+from receivers import http_receiver
 from serverutil import Server
 from serverutil import open_db_readonly
 from serverutil import run_cli
@@ -125,8 +124,8 @@ def _rows(config: Config, sql: str) -> list[tuple[Any, ...]]:
 def test_it_writes_no_outcome_for_a_delivery_deleted_while_its_attempt_was_in_flight(
     svc: Service, receiver: HttpReceiver, config: Config
 ) -> None:
-    slow = SlowReceiver(1.0)
-    try:
+    with http_receiver() as slow:
+        slow.answer_late(1.0)
         doomed = svc.create_channel("webhook", "doomed", {"url_down": slow.url + "/old"})
         check = svc.create_check(name="Backup", channels=[doomed.id])
         fail_ping(svc, check.uuid)
@@ -134,15 +133,13 @@ def test_it_writes_no_outcome_for_a_delivery_deleted_while_its_attempt_was_in_fl
         outcomes = []
         sender = threading.Thread(target=lambda: outcomes.append(svc.deliver(in_flight)))
         sender.start()
-        assert slow.arrived.wait(5)
+        slow.wait_for(1)
         # Meanwhile: the channel is deleted (and its delivery), another made and alerted.
         svc.delete_channel(doomed.id)
         fresh = svc.create_channel("webhook", "fresh", {"url_down": receiver.url + "/new"})
         other = svc.create_check(name="Other", channels=[fresh.id])
         fail_ping(svc, other.uuid)
         sender.join(10)  # the old attempt finishes now, answered 200
-    finally:
-        slow.close()
     [outcome] = outcomes
     assert outcome.ok and not outcome.recorded
     assert _rows(config, "SELECT channel_id, state, attempts FROM deliveries") == [
@@ -239,39 +236,6 @@ _ALL = (*HELD_TABLES, "pings", "check_channels")
 # -- the reproduction, end to end -------------------------------------------------
 
 
-class SlowReceiver:
-    """An HTTP receiver on 127.0.0.1 that answers 200, but only after ``delay`` seconds."""
-
-    def __init__(self, delay: float) -> None:
-        self.arrived = threading.Event()
-        self.paths: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.paths.append(self.path)
-                outer.arrived.set()
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def _cli(tmp_path: Path, *args: str) -> str:
     result = run_cli(tmp_path, "--db", str(tmp_path / "pingd.db"), *args)
     assert result.returncode == 0, result.stderr
@@ -287,15 +251,15 @@ def _ping(server: Server, path: str) -> None:
 def test_it_delivers_to_a_new_channel_made_while_a_deleted_channels_attempt_was_in_flight(
     tmp_path: Path, servers: list[Server], receiver: HttpReceiver
 ) -> None:
-    slow = SlowReceiver(SLOW_SECONDS)
-    try:
+    with http_receiver() as slow:
+        slow.answer_late(SLOW_SECONDS)
         old = _cli(tmp_path, "channel", "add", "webhook", "--set", f"url_down={slow.url}/old")
         first = _cli(tmp_path, "check", "add", "First", "--channel", old).rsplit("/", 1)[-1]
         server = start_server(tmp_path, env={"PINGD_ALERTS_TICK_SECONDS": "0.2"})
         servers.append(server)
         server.wait_ready(1)
         _ping(server, f"{first}/fail")
-        assert slow.arrived.wait(5), "the first alert never left"
+        slow.wait_for(1)  # the first alert has left, and is in flight
 
         # While that attempt is in flight: delete its channel, make a new one, alert it.
         _cli(tmp_path, "channel", "rm", old)
@@ -314,9 +278,7 @@ def test_it_delivers_to_a_new_channel_made_while_a_deleted_channels_attempt_was_
         assert [tuple(r) for r in rows] == [(int(new), "sent", 1)]
         assert attempts == 1
         assert len(receiver.requests) == 1
-        assert slow.paths == ["/old"]
+        assert [r.path for r in slow.requests] == ["/old"]
         assert server.terminate() == 0
         assert "Traceback" not in server.stderr(), server.stderr()
         assert "its outcome was not recorded" in server.stderr()
-    finally:
-        slow.close()

@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),  # the steady wall clock the service is given
     "textsafe": set(),  # outside text made safe for terminals, headers and subjects
     "domain": {"errors"},
-    "writer": {"domain"},
+    "writer": {"domain", "errors"},
     "store": {"domain", "writer"},
     "service": {"domain", "store", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
