@@ -2,9 +2,10 @@
 
 For each scenario wrk drives 16 connections on loopback, first at the
 baseline (bench/baseline.py), then at the same baseline with its responses
-sent by the event loop (as pingd's ping lane does), then at ``pingd serve``;
-the table gives requests/s, p50 and p99 latency, errors and pingd's ratio to
-both baselines.
+sent by the event loop (as pingd's ping lane does), then at ``pingd serve``,
+then at ``pingd serve`` with ``server.ping_lane = false`` (pings served by
+waitress's worker threads, responses buffered the same way); the table gives
+requests/s, p50 and p99 latency, errors and the ratios between them.
 Then: pingd's memory after at least 100,000 pings, the database size as the
 ping log fills and stays full, start-up time to the first answered ping, and
 whether "database is locked" ever appeared. Needs wrk (Debian package).
@@ -149,23 +150,8 @@ def database_mb(path: Path) -> float:
     return total / 1e6
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
-    parser.add_argument("--markdown", type=Path, help="also write the results as Markdown here")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="pingd-bench-"))
-    db = work / "bench.db"
-    ping_key, uuid = prepare_database(db)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGD_")}
-    env["PINGD_SERVER_THREADS"] = str(args.threads)
-    pingd_cmd = [sys.executable, "-m", "pingd", "--db", str(db), "serve"]
-    base_cmd = [sys.executable, str(BENCH / "baseline.py")]
-
-    scenarios: list[tuple[str, str, dict[str, Any]]] = [
+def scenarios(ping_key: str, uuid: str) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
         ("GET /ping/<uuid>, keep-alive", f"/ping/{uuid}", {}),
         ("GET /ping/<uuid>, Connection: close", f"/ping/{uuid}",
          {"headers": ("Connection: close",)}),
@@ -175,43 +161,68 @@ def main() -> int:
                  str(SLUG_CHECKS)}}),
     ]  # fmt: skip
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
+    parser.add_argument("--markdown", type=Path, help="also write the results as Markdown here")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pingd-bench-"))
+    db, plain_db = work / "bench.db", work / "no-lane.db"
+    ping_key, uuid = prepare_database(db)
+    plain_key, plain_uuid = prepare_database(plain_db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGD_")}
+    env["PINGD_SERVER_THREADS"] = str(args.threads)
+    base_cmd = [sys.executable, str(BENCH / "baseline.py")]
+
     rows = []
-    base_port, buffered_port, pingd_port = free_port(), free_port(), free_port()
+    base_port, buffered_port, pingd_port, plain_port = (free_port() for _ in range(4))
     pingd_env = {**env, "PINGD_SERVER_LISTEN": f"127.0.0.1:{pingd_port}"}
+    plain_env = {**env, "PINGD_SERVER_LISTEN": f"127.0.0.1:{plain_port}",
+                 "PINGD_SERVER_PING_LANE": "false"}  # fmt: skip
     sizes = []
     with (
         running([*base_cmd, str(base_port), str(args.threads)], env, work / "baseline.log"),
         running([*base_cmd, str(buffered_port), str(args.threads), "buffered"], env,
                 work / "buffered.log"),
-        running(pingd_cmd, pingd_env, work / "pingd.log") as pingd,
+        running(pingd_command(db), pingd_env, work / "pingd.log") as pingd,
+        running(pingd_command(plain_db), plain_env, work / "no-lane.log"),
     ):  # fmt: skip
         wait_answering(f"http://127.0.0.1:{base_port}/ping/{uuid}")
         wait_answering(f"http://127.0.0.1:{buffered_port}/ping/{uuid}")
         wait_answering(f"http://127.0.0.1:{pingd_port}/ping/{uuid}")
+        wait_answering(f"http://127.0.0.1:{plain_port}/ping/{plain_uuid}")
         pings = 0.0
-        for name, path, options in scenarios:
+        lane_cases = scenarios(ping_key, uuid)
+        for (name, path, options), (_, plain_path, plain_options) in zip(
+            lane_cases, scenarios(plain_key, plain_uuid), strict=True
+        ):
             base = wrk(f"http://127.0.0.1:{base_port}{path}", args, **options)
             buffered = wrk(f"http://127.0.0.1:{buffered_port}{path}", args, **options)
             mine = wrk(f"http://127.0.0.1:{pingd_port}{path}", args, **options)
+            plain = wrk(f"http://127.0.0.1:{plain_port}{plain_path}", args, **plain_options)
             pings += mine["requests"]
             sizes.append(database_mb(db))
-            rows.append((name, base, buffered, mine))
-            print(f"  {name}: pingd {mine['rps']:.0f}/s vs baseline {base['rps']:.0f}/s"
-                  f" (buffered {buffered['rps']:.0f}/s)", file=sys.stderr)  # fmt: skip
-        extra_seconds = 0
+            rows.append((name, base, buffered, mine, plain))
+            print(f"  {name}: pingd {mine['rps']:.0f}/s, no lane {plain['rps']:.0f}/s vs "
+                  f"baseline {base['rps']:.0f}/s (buffered {buffered['rps']:.0f}/s)",
+                  file=sys.stderr)  # fmt: skip
         while pings < PINGS_FOR_MEMORY:
             more = wrk(f"http://127.0.0.1:{pingd_port}/ping/{uuid}", args)
             pings += more["requests"]
-            extra_seconds += args.duration
         sizes.append(database_mb(db))
         memory = rss_mb(pingd.pid)
     log = (work / "pingd.log").read_text(errors="replace")
+    log += (work / "no-lane.log").read_text(errors="replace")
     locked = log.count("database is locked")
 
     startups = []
     for _ in range(5):
         port = free_port()
-        with running(pingd_cmd, {**env, "PINGD_SERVER_LISTEN": f"127.0.0.1:{port}"},
+        with running(pingd_command(db), {**env, "PINGD_SERVER_LISTEN": f"127.0.0.1:{port}"},
                      work / "startup.log"):  # fmt: skip
             startups.append(wait_answering(f"http://127.0.0.1:{port}/ping/{uuid}"))
     startup = sorted(startups)[len(startups) // 2]
@@ -224,25 +235,35 @@ def main() -> int:
     return 0
 
 
-def render(rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float]]],
+def pingd_command(db: Path) -> list[str]:
+    return [sys.executable, "-m", "pingd", "--db", str(db), "serve"]
+
+
+Result = dict[str, float]
+
+
+def render(rows: list[tuple[str, Result, Result, Result, Result]],
            args: argparse.Namespace,
            *, memory: float, pings: float, sizes: list[float], startup: float,
            locked: int) -> str:  # fmt: skip
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}; wrk, {args.connections} "
-        f"connections, {args.duration} s per run, waitress with {args.threads} threads for both.",
+        f"connections, {args.duration} s per run, waitress with {args.threads} threads for all.",
         "",
         "| Scenario | Baseline req/s | Buffered baseline req/s | pingd req/s | Ratio | "
-        "Ratio to buffered | pingd p50 | pingd p99 | Errors | × Healthchecks |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Ratio to buffered | pingd p50 | pingd p99 | No lane req/s | No lane ÷ lane | "
+        "No lane ratio | No lane p99 | Errors | × Healthchecks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, base, buffered, mine in rows:
+    for name, base, buffered, mine, plain in rows:
         lines.append(
             f"| {name} | {base['rps']:,.0f} | {buffered['rps']:,.0f} | {mine['rps']:,.0f} | "
             f"{mine['rps'] / base['rps']:.2f} | {mine['rps'] / buffered['rps']:.2f} | "
-            f"{mine['p50']:.1f} ms | {mine['p99']:.1f} ms | "
-            f"{mine['errors']:.0f} | {mine['rps'] / HEALTHCHECKS_PINGS_PER_SECOND:.0f}× |"
+            f"{mine['p50']:.1f} ms | {mine['p99']:.1f} ms | {plain['rps']:,.0f} | "
+            f"{plain['rps'] / mine['rps']:.2f} | {plain['rps'] / base['rps']:.2f} | "
+            f"{plain['p99']:.1f} ms | {mine['errors'] + plain['errors']:.0f} | "
+            f"{mine['rps'] / HEALTHCHECKS_PINGS_PER_SECOND:.0f}× |"
         )
     lines += [
         "",
@@ -251,7 +272,7 @@ def render(rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, f
         + ", ".join(f"{size:.1f}" for size in sizes)
         + ".",
         f"- Start-up to the first answered ping: {startup * 1000:.0f} ms (median of 5).",
-        f'- "database is locked" in pingd\'s log: {locked} times.',
+        f'- "database is locked" in pingd\'s logs: {locked} times.',
     ]
     return "\n".join(lines)
 

@@ -158,10 +158,14 @@ def _serve(
     router = make_ping_router(config, service)
     app = create_app(config, store=store, clock=service.now, service=service, ping_router=router)
     try:
-        server = http_server.create_server(app, router, service, waitress_options(config))
+        server = http_server.create_server(
+            app, router, service, waitress_options(config), lane=config.server.ping_lane
+        )
     except OSError as ex:
         listen = " ".join(config.server.listen)
         raise CliError(f"cannot listen on {listen}: {ex.strerror or ex}") from None
+    if not config.server.ping_lane:
+        logger.info("server.ping_lane is off: worker threads answer pings too")
     urls = []
     for host, port in _effective_addresses(server):
         shown = f"[{host}]" if ":" in host else host

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 
 import falcon
 
@@ -35,6 +33,18 @@ _ACTION = re.compile(r"start|fail|log|[0-9]+")
 _READ_CHUNK_BYTES = 65536
 MAX_EXIT_STATUS = 255
 CACHE_CONTROL = "no-cache, no-store, must-revalidate, max-age=0"
+# The WSGI environ key under which the ping lane (pingd.server) hands the app
+# a ping it has already recorded. Clients cannot set it: the environ keys a
+# request's headers become all start with HTTP_.
+COMMITTED = "pingd.committed"
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A ping recorded before the app answers it: the result, or the error to answer."""
+
+    result: PingResult | None
+    error: BaseException | None
 
 
 def set_ping_headers(resp: falcon.Response) -> None:
@@ -118,18 +128,15 @@ class PingRouter:
         self._service = service
         self._body_limit = body_limit
         self._max_request_body = max_request_body
-        # The ping lane (pingd.server) records a ping before the app answers
-        # it, then asks the app to answer on the same thread: this holds the
-        # outcome for that one call.
-        self._precommitted = threading.local()
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
-        outcome = getattr(self._precommitted, "outcome", None)
-        if outcome is not None:
-            self._precommitted.outcome = None
-            result, error = outcome
-            if error is not None:
-                raise error
+        committed: Committed | None = req.env.get(COMMITTED)
+        if committed is not None:
+            # The ping lane recorded this request already: answer its outcome.
+            if committed.error is not None:
+                raise committed.error
+            assert committed.result is not None
+            result = committed.result
         else:
             fields = parse_ping_path(req.path)
             if req.method == "OPTIONS":
@@ -168,22 +175,6 @@ class PingRouter:
         if rid_error is not None and ping.deferred_error is None:
             ping = dataclasses.replace(ping, deferred_error=rid_error)
         return ping
-
-    @contextmanager
-    def precommitted(
-        self, result: PingResult | None, error: BaseException | None
-    ) -> Iterator[None]:
-        """Within the block, this thread's next ping answers with this outcome
-        instead of recording the request again."""
-        self._precommitted.outcome = (result, error)
-        try:
-            yield
-        finally:
-            self._precommitted.outcome = None
-
-    def discard_precommitted(self) -> None:
-        """Forget this thread's precommitted outcome: its answer was given without the app."""
-        self._precommitted.outcome = None
 
     def _preflight(self, resp: falcon.Response) -> None:
         set_ping_headers(resp)

@@ -12,14 +12,25 @@ instead:
    code, and queues it on the writer;
 2. the writer's group commits, with one fsync for all of its pings;
 3. the writer then serves each request through the whole app as usual, the
-   router being told the outcome already committed, so that every answer's
-   bytes are exactly the app's; the event loop sends them. Once the app has
-   answered one successful ping of a kind, its answer is replayed for the
-   next ones (``SuccessAnswers``).
+   committed outcome handed to the router in the request's WSGI environ
+   (``ping_routes.COMMITTED``), so that every answer's bytes are exactly the
+   app's; the event loop sends them. Once the app has answered one
+   successful ping of a kind, its answer is replayed for the next ones
+   (``SuccessAnswers``).
 
 A ping that fails to parse is served by the event loop on its next turn.
 Everything else (the API, OPTIONS, anything the router would not see) goes to
 the worker pool unchanged. No ping is answered before its commit.
+
+The lane uses waitress's internals, not its documented API: the
+``_dispatcher`` argument of ``create_server``, a channel's ``requests``,
+``task_class``, ``adj`` and ``service()``, a task's environ, the trigger
+class, ``proxy_headers_middleware`` and ``build_http_date``. pyproject pins
+waitress to the minor series this was written against, and
+``tests/test_waitress_shape.py`` fails, naming the internal, when any of them
+changes shape. ``server.ping_lane = false`` serves pings through waitress's
+worker threads instead (``create_plain_server``), at about half the speed
+(BENCHMARKS.md); docs/architecture.md explains both.
 """
 
 from __future__ import annotations
@@ -28,10 +39,9 @@ import copy
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import falcon
@@ -42,11 +52,12 @@ from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 from waitress.utilities import build_http_date
 
+from pingd.ping_routes import COMMITTED
 from pingd.ping_routes import PING_METHODS
 from pingd.ping_routes import PING_PREFIX
+from pingd.ping_routes import Committed
 from pingd.ping_routes import PingRouter
 from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
 
 logger = logging.getLogger(__name__)
@@ -72,18 +83,16 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         app: falcon.App[Any, Any],
         router: PingRouter,
         service: Service,
-        answers: SuccessAnswers,
     ) -> None:
         super().__init__()
         self._req_options = app.req_options
         self._router = router
         self._service = service
-        self._answers = answers
         self._translate: Any = None
         self._wakeup: _Wakeup | None = None
         self._stopped = False
         self._ready_lock = threading.Lock()
-        self._ready: list[tuple[Any, BaseException]] = []
+        self._ready: list[tuple[Any, Committed]] = []
         self._lane_adj: Any = None
 
     def attach(self, adj: Any, socket_map: dict[Any, Any], proxy: dict[str, Any]) -> None:
@@ -117,10 +126,10 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             # A bad ping: the app renders the error, as on its own path. Not
             # from here, though: waitress calls add_task holding a lock that
             # serving the channel takes again.
-            self._answer_soon(channel, ex)
+            self._answer_soon(task, Committed(None, ex))
             return
         self._service.record_ping_later(
-            ping, lambda result, error: self._answer(task, result, error)
+            ping, lambda result, error: self._answer(task, Committed(result, error))
         )
 
     def _parse(self, task: Any) -> PingRequest:
@@ -136,7 +145,7 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
             raise _NotAPing()
         return self._router.parse(req)
 
-    def _answer(self, task: Any, result: PingResult | None, error: BaseException | None) -> None:
+    def _answer(self, task: Any, committed: Committed) -> None:
         """On the writer thread, after the commit: serve the ping through the app.
 
         The answer is buffered for the event loop to send (see
@@ -148,14 +157,14 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         plain = channel.adj
         channel.adj = self._lane_adj
         try:
-            self._serve(channel, result, error, task)
+            self._serve(task, committed)
         finally:
             channel.adj = plain
 
-    def _answer_soon(self, channel: Any, error: BaseException) -> None:
+    def _answer_soon(self, task: Any, committed: Committed) -> None:
         """Have the event loop serve a ping that failed to parse, on its next turn."""
         with self._ready_lock:
-            self._ready.append((channel, error))
+            self._ready.append((task, committed))
             # Under the lock that shutdown() takes to close the pipe.
             if len(self._ready) == 1 and self._wakeup is not None and not self._stopped:
                 self._wakeup.pull_trigger()
@@ -164,40 +173,38 @@ class PingLane(ThreadedTaskDispatcher):  # type: ignore[misc]
         """In waitress's event loop: serve the pings that failed to parse."""
         with self._ready_lock:
             ready, self._ready = self._ready, []
-        for channel, error in ready:
-            self._serve(channel, None, error)
+        for task, committed in ready:
+            self._serve(task, committed)
 
-    def _serve(
-        self,
-        channel: Any,
-        result: PingResult | None,
-        error: BaseException | None,
-        task: Any = None,
-    ) -> None:
-        """Serve the channel's ping through the app, with this outcome.
+    def _serve(self, task: Any, committed: Committed) -> None:
+        """Serve the task's ping through the app, which answers with ``committed``.
 
-        ``task``, the one the ping was parsed with, is served rather than a
-        new one, which would build the same environ again.
+        The outcome travels in the task's WSGI environ (``COMMITTED``), so
+        it reaches this request and no other. The task the ping was parsed
+        with is served rather than a new one, which would build the same
+        environ again without the outcome.
         """
+        channel = task.channel
         if not channel.requests:
             return  # The client went away meanwhile and waitress closed the channel.
-        reuse = task is not None and task.request is channel.requests[0]
-        if reuse:
+        if task.request is not channel.requests[0]:
+            # waitress keeps a request first in line until it is served, so
+            # this cannot happen while the lane and waitress agree.
+            logger.error("the ping lane lost its place on a connection")
+            return
+        own_class = type(channel).task_class
+        try:
+            task.get_environment()[COMMITTED] = committed
             # Only for this request: serving it may queue the channel's next
             # one (a pipelined request) before this call returns.
-            own_class = type(channel).task_class
             channel.task_class = lambda channel, request: (
                 task if request is task.request else own_class(channel, request)
             )
-        succeeded = None if result is None or error is not None else result.created
-        with self._router.precommitted(result, error), self._answers.succeeded(succeeded):
-            try:
-                channel.service()
-            except Exception:  # waitress's own service() logs and recovers; be safe.
-                logger.exception("serving a ping failed")
-            finally:
-                if reuse:
-                    del channel.task_class  # waitress's own class again
+            channel.service()
+        except Exception:  # waitress's own service() logs and recovers; be safe.
+            logger.exception("serving a ping failed")
+        finally:
+            vars(channel).pop("task_class", None)  # waitress's own class again
 
     def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> Any:
         """Stop with waitress: pings committed from now on are not answered."""
@@ -249,36 +256,25 @@ class SuccessAnswers:
     The app answers every successful ping alike, but for whether it created
     its check and whether it was a HEAD request (``PingRouter.__call__``);
     waitress adds the Date, Server and Connection headers around that. So the
-    app renders the first success answer of each of those four kinds, and the
-    lane replays its status, headers and body for the next ones, which spares
-    each ping the app's routing and response machinery (and, as the answer
-    does not depend on them, the proxy headers' translation). Everything else,
-    errors included, goes to the app. The lane's tests require its answers to
-    be byte for byte those of the app's own path.
+    app renders the first success answer of each of those four kinds, and
+    for a ping the lane committed (``COMMITTED`` in its environ) this replays
+    its status, headers and body, which spares each ping the app's routing
+    and response machinery (and, as the answer does not depend on them, the
+    proxy headers' translation). Everything else, errors included, goes to
+    the app. The lane's tests require its answers to be byte for byte those
+    of the app's own path.
     """
 
-    def __init__(self, app: WSGIApp, replayed: Callable[[], object]) -> None:
+    def __init__(self, app: WSGIApp) -> None:
         self._app = app
-        self._replayed = replayed  # told of each replay, to drop what the app would have used
-        self._local = threading.local()
         self._answers: dict[tuple[bool, bool], tuple[str, list[tuple[str, str]], bytes]] = {}
         self._date = (0, "")  # (second, the Date header waitress would write for it)
 
-    @contextmanager
-    def succeeded(self, created: bool | None) -> Iterator[None]:
-        """Within the block, this thread serves a ping that succeeded (unless None)."""
-        self._local.created = created
-        try:
-            yield
-        finally:
-            self._local.created = None
-
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        created = getattr(self._local, "created", None)
-        if created is None:
+        committed: Committed | None = environ.get(COMMITTED)
+        if committed is None or committed.result is None or committed.error is not None:
             return self._app(environ, start_response)
-        self._local.created = None  # This request only.
-        kind = (created, environ["REQUEST_METHOD"] == "HEAD")
+        kind = (committed.result.created, environ["REQUEST_METHOD"] == "HEAD")
         answer = self._answers.get(kind)
         if answer is None:
             return self._learn(kind, environ, start_response)
@@ -289,7 +285,6 @@ class SuccessAnswers:
         if second != self._date[0]:
             self._date = (second, build_http_date(second))
         start_response(status, [*headers, ("Date", self._date[1])])
-        self._replayed()
         return [body]
 
     def _learn(
@@ -318,9 +313,17 @@ def _no_start_response(status: str, headers: list[tuple[str, str]], exc_info: An
 
 
 def create_server(
-    app: falcon.App[Any, Any], router: PingRouter, service: Service, options: dict[str, Any]
+    app: falcon.App[Any, Any],
+    router: PingRouter,
+    service: Service,
+    options: dict[str, Any],
+    *,
+    lane: bool = True,
 ) -> Any:
-    """Build the waitress server for ``app`` with the ping lane in front of its workers."""
+    """Build the waitress server for ``app``: with the ping lane in front of its
+    workers, or (``lane`` false, ``server.ping_lane = false``) plain waitress."""
+    if not lane:
+        return create_plain_server(app, options)
     # Translate proxy headers as waitress would, but inside SuccessAnswers,
     # so that a replayed answer skips it: waitress itself gets none of it.
     adj = Adjustments(**options)
@@ -334,19 +337,33 @@ def create_server(
     inner: WSGIApp = app
     if adj.trusted_proxy or adj.clear_untrusted_proxy_headers:
         inner = proxy_headers_middleware(app, **proxy)
-    answers = SuccessAnswers(inner, replayed=router.discard_precommitted)
-    lane = PingLane(app, router, service, answers)
-    lane.set_thread_count(adj.threads)
+    lane_dispatcher = PingLane(app, router, service)
+    lane_dispatcher.set_thread_count(adj.threads)
     plain = {key: value for key, value in options.items() if key not in _PROXY_OPTIONS}
     # ``_dispatcher`` is how waitress takes a dispatcher of one's own (its
-    # tests use it); pyproject pins waitress to a major version for this.
+    # tests use it); pyproject pins waitress to the minor series this was
+    # written against, and tests/test_waitress_shape.py checks each internal.
     socket_map: dict[Any, Any] = {}
     server = waitress.create_server(
-        answers,
+        SuccessAnswers(inner),
         map=socket_map,
-        _dispatcher=lane,
+        _dispatcher=lane_dispatcher,
         clear_untrusted_proxy_headers=False,
         **plain,
     )
-    lane.attach(server.adj, socket_map, proxy)
+    lane_dispatcher.attach(server.adj, socket_map, proxy)
     return server
+
+
+def create_plain_server(app: WSGIApp, options: dict[str, Any]) -> Any:
+    """waitress as documented: every request, pings too, served by a worker thread.
+
+    Responses are buffered for the event loop to send, as the lane's are
+    (``send_bytes``, a public setting that waitress deprecates), while this
+    waitress still has the setting; without it, only speed changes.
+    """
+    if hasattr(Adjustments, "send_bytes"):
+        options = {**options, "send_bytes": BUFFERED_SEND_BYTES}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
+        return waitress.create_server(app, **options)

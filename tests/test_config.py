@@ -49,6 +49,7 @@ def test_it_uses_the_built_in_defaults_without_file_env_or_flags() -> None:
     assert config.server.threads == 8
     assert config.server.trusted_proxy == ""
     assert config.server.max_request_body == 1048576
+    assert config.server.ping_lane is True
     assert config.storage.path == "pingd.db"
     assert config.storage.ping_body_limit == 10000
     assert config.storage.ping_log_limit == 100
@@ -107,6 +108,21 @@ def test_it_parses_numbers_from_environment_text() -> None:
     assert config.api.rate_per_second == 0.5
     assert config.alerts.tick_seconds == 1.0
     assert config.smtp.port == 465
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("false", False), ("FALSE", False), ("0", False), ("no", False), (" off ", False),
+     ("true", True), ("1", True), ("Yes", True), ("on", True)],
+)  # fmt: skip
+def test_it_parses_a_switch_from_environment_text(text: str, expected: bool) -> None:
+    config = load_config(None, environ={"PINGD_SERVER_PING_LANE": text})
+    assert config.server.ping_lane is expected
+
+
+def test_it_reads_a_switch_from_the_config_file(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[server]\nping_lane = false\n")
+    assert load_config(path, environ={}).server.ping_lane is False
 
 
 def test_it_ignores_the_environment_variables_the_cli_reads() -> None:
@@ -205,6 +221,8 @@ def test_it_ignores_environment_variables_of_other_programs() -> None:
         ('[server]\nlisten = ["127.0.0.1:8000", 8001]\n', "server.listen"),
         ("[storage]\npath = 1\n", "storage.path"),
         ("[smtp]\nhost = ['a']\n", "smtp.host"),
+        ('[server]\nping_lane = "false"\n', "server.ping_lane"),
+        ("[server]\nping_lane = 0\n", "server.ping_lane"),
     ],
     ids=param_id,
 )
@@ -222,6 +240,8 @@ def test_it_names_a_key_of_the_wrong_type_and_the_file(tmp_path: Path, toml: str
         ("PINGD_SERVER_THREADS", "true", "server.threads"),
         ("PINGD_SERVER_THREADS", "8.5", "server.threads"),
         ("PINGD_API_RATE_PER_SECOND", "fast", "api.rate_per_second"),
+        ("PINGD_SERVER_PING_LANE", "maybe", "server.ping_lane"),
+        ("PINGD_SERVER_PING_LANE", "", "server.ping_lane"),
     ],
 )
 def test_it_names_an_environment_value_of_the_wrong_type(name: str, value: str, key: str) -> None:

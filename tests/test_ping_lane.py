@@ -6,7 +6,8 @@ not change: the bytes of every answer (compared with the same request served
 by the worker pool, which waitress uses for a path written ``//ping/…``), the
 order of pipelined answers on one connection, the trusted proxy's headers,
 and the rule that an answered ping is a stored one, also when clients vanish
-or the server stops under load.
+or the server stops under load. Each test runs with the lane off too
+(``server.ping_lane = false``), where every request takes the worker pool.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from serverutil import running_server
 from pingd.app import create_app
 from pingd.app import make_ping_router
 from pingd.config import Config
+from pingd.errors import NotFound
+from pingd.ping_routes import COMMITTED
+from pingd.ping_routes import Committed
 from pingd.server import SuccessAnswers
 from pingd.service import PingRequest
 from pingd.service import Service
@@ -47,15 +51,28 @@ SOCKET_TIMEOUT_SECONDS = 10.0
 LOAD_SECONDS = 1.5
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path, env={"PINGD_SERVER_TRUSTED_PROXY": "127.0.0.1"}) as running:
+@pytest.fixture(params=["lane", "no-lane"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    # Every test runs twice: with the lane, and with ``server.ping_lane``
+    # off, where waitress's worker threads serve pings as documented
+    # (pingd.server.create_plain_server). Both must keep the same promises.
+    env = {"PINGD_SERVER_TRUSTED_PROXY": "127.0.0.1"}
+    if request.param == "no-lane":
+        env["PINGD_SERVER_PING_LANE"] = "false"
+    with running_server(tmp_path, env=env) as running:
         yield running
 
 
 def address(server: Server) -> tuple[str, int]:
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     return host, int(port)
+
+
+def test_the_lane_setting_reaches_the_server(
+    server: Server, request: pytest.FixtureRequest
+) -> None:
+    lane_off = "server.ping_lane is off" in server.stderr()
+    assert lane_off == (request.node.callspec.params["server"] == "no-lane")
 
 
 def exchange(server: Server, raw: bytes, methods: tuple[str, ...] = ("GET",)) -> list[bytes]:
@@ -332,32 +349,33 @@ def test_it_numbers_concurrent_pings_to_many_checks_without_a_gap(
         assert numbers == list(range(max(1, total - 99), total + 1))
 
 
-def test_a_replayed_answer_leaves_no_outcome_behind_on_its_thread(
+def test_only_the_request_that_carries_an_outcome_is_answered_with_it(
     config: Config, store: Store, service: Service
 ) -> None:
-    # In process, with the real app: serving a ping can lead the same thread
-    # to the next request (a pipelined one) before the lane's block ends. A
-    # replay never reaches the router, so it must drop the outcome the router
-    # was given, or that request would be answered with it, unrecorded.
+    # In process, with the real app: the lane hands the app a committed
+    # outcome in one request's environ. A replayed answer and a learned one
+    # both answer that request alone; the next request on the same thread
+    # (a pipelined one, say) is recorded anew.
     router = make_ping_router(config, service)
-    answers = SuccessAnswers(
-        create_app(config, store=store, service=service, ping_router=router),
-        replayed=router.discard_precommitted,
-    )
+    answers = SuccessAnswers(create_app(config, store=store, service=service, ping_router=router))
     check = service.create_check(name="backup")
 
-    def serve(method: str = "GET") -> str:
+    def serve(method: str = "GET", committed: Committed | None = None) -> str:
         started: list[str] = []
         environ = falcon.testing.create_environ(path=f"/ping/{check.uuid}", method=method)
+        if committed is not None:
+            environ[COMMITTED] = committed
         b"".join(answers(environ, lambda status, headers, exc_info=None: started.append(status)))
         return started[0]
 
-    committed = service.record_ping(
+    result = service.record_ping(
         PingRequest(action="success", method="GET", scheme="http", remote_addr="127.0.0.1",
                     ua="t", body=b"", body_size=0, uuid=check.uuid)
     )  # fmt: skip
     for _ in range(2):  # learned, then replayed
-        with router.precommitted(committed, None), answers.succeeded(False):
-            assert serve() == "200 OK"
-            assert serve("HEAD") == "200 OK"  # a fresh request: recorded anew
+        assert serve(committed=Committed(result, None)) == "200 OK"
+        assert serve("HEAD") == "200 OK"  # a fresh request: recorded anew
+    assert service.find_check(check.uuid).n_pings == 3
+    # An error outcome is the app's to render, and records nothing.
+    assert serve(committed=Committed(None, NotFound())) == "404 Not Found"
     assert service.find_check(check.uuid).n_pings == 3
