@@ -27,12 +27,12 @@ from pingd.domain import Check
 from pingd.domain import Delivery
 from pingd.domain import Flip
 from pingd.domain import Ping
-from pingd.writer import MAX_ROWS_PER_STATEMENT
-from pingd.writer import DatabaseReplaced as DatabaseReplaced
-from pingd.writer import Store as Store
-from pingd.writer import WriterConnection
-from pingd.writer import connect as connect
-from pingd.writer import padded_chunks
+from pingd.writer.connection import MAX_ROWS_PER_STATEMENT
+from pingd.writer.connection import DatabaseReplaced as DatabaseReplaced
+from pingd.writer.connection import WriterConnection
+from pingd.writer.connection import connect as connect
+from pingd.writer.connection import padded_chunks
+from pingd.writer.store import Store as Store
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
 def _many_rows(head: str, row: str, separator: str = ", ", tail: str = "") -> Callable[[int], str]:
     """Return a function that spells a statement for ``n`` rows of parameters.
 
-    ``n`` is a power of two (see pingd.writer.padded_chunks), and a row of
+    ``n`` is a power of two (see pingd.writer.connection.padded_chunks), and a row of
     NULLs must change nothing.
     """
 
@@ -436,7 +436,7 @@ def trim_pings(conn: sqlite3.Connection, check_id: int, last_n: int) -> None:
 
 
 # The staged writes of the ping path, many rows to a statement (see
-# pingd.writer.WriterConnection.flush), each taking its rows' parameters in the
+# pingd.writer.connection.WriterConnection.flush), each taking its rows' parameters in the
 # same order.
 _MANY_ROWS: dict[str, Callable[[int], str]] = {
     _TRIM_PINGS: _many_rows("DELETE FROM pings WHERE ", "(check_id = ? AND n <= ?)", " OR "),

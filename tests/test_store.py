@@ -24,7 +24,7 @@ from pingd.config import default_config
 from pingd.service import PingRequest
 from pingd.service import Service
 from pingd.store import Store
-from pingd.writer import padded_chunks
+from pingd.writer.connection import padded_chunks
 
 
 def _request(**target: object) -> PingRequest:
