@@ -26,7 +26,6 @@ from typing import Any
 from typing import Protocol
 
 from pingd import domain
-from pingd import store
 from pingd.domain import Channel
 from pingd.domain import Check
 from pingd.domain import Delivery
@@ -41,9 +40,16 @@ from pingd.errors import Forbidden
 from pingd.errors import InvalidInput
 from pingd.errors import NotFound
 from pingd.errors import PingdError
-from pingd.store import ApiKey
-from pingd.store import Project
-from pingd.store import Store
+from pingd.store import channels as channels_db
+from pingd.store import checks as checks_db
+from pingd.store import database
+from pingd.store import deliveries as deliveries_db
+from pingd.store import flips as flips_db
+from pingd.store import pings as pings_db
+from pingd.store import projects as projects_db
+from pingd.store.projects import ApiKey
+from pingd.store.projects import Project
+from pingd.writer.store import Store
 
 Clock = Callable[[], datetime]
 
@@ -164,11 +170,11 @@ class Service:
         """Make sure the project exists; on first run also create a read-write API key."""
 
         def run(conn: sqlite3.Connection) -> Bootstrap:
-            project = store.get_default_project(conn)
+            project = projects_db.get_default_project(conn)
             if project is not None:
                 return Bootstrap(project, None)
             now = self._clock()
-            project = store.insert_project(conn, "default", new_ping_key(), now)
+            project = projects_db.insert_project(conn, "default", new_ping_key(), now)
             key = self._insert_key(conn, project.id, "first key", False, now)
             return Bootstrap(project, key)
 
@@ -176,7 +182,7 @@ class Service:
 
     def project(self) -> Project:
         """Return the project of this install."""
-        project = self._store.read(store.get_default_project)
+        project = self._store.read(projects_db.get_default_project)
         if project is None:
             raise NotFound("no project: run `pingd serve` once to create the database")
         return project
@@ -185,7 +191,7 @@ class Service:
         self, conn: sqlite3.Connection, project_id: int, name: str, read_only: bool, now: datetime
     ) -> str:
         key = new_api_key()
-        store.insert_api_key(
+        projects_db.insert_api_key(
             conn, project_id, name=name, prefix=key[:API_KEY_PREFIX_LENGTH],
             key_hash=hash_api_key(key), read_only=read_only, now=now,
         )  # fmt: skip
@@ -200,21 +206,21 @@ class Service:
 
     def list_api_keys(self) -> list[ApiKey]:
         """Return every API key (without the keys themselves)."""
-        return self._store.read(store.list_api_keys)
+        return self._store.read(projects_db.list_api_keys)
 
     def revoke_api_key(self, prefix: str) -> ApiKey:
         """Delete the one API key whose prefix starts with ``prefix`` (or the full key)."""
 
         def run(conn: sqlite3.Connection) -> ApiKey:
-            keys = store.list_api_keys(conn)
+            keys = projects_db.list_api_keys(conn)
             digest = hash_api_key(prefix)
-            exact = store.get_api_key_by_hash(conn, digest)
+            exact = projects_db.get_api_key_by_hash(conn, digest)
             matches = [exact] if exact else [k for k in keys if k.prefix.startswith(prefix)]
             if not prefix or not matches:
                 raise NotFound(f"no API key starts with {prefix!r}")
             if len(matches) > 1:
                 raise InvalidInput({"prefix": f"{len(matches)} keys start with {prefix!r}"})
-            store.delete_api_key(conn, matches[0].id)
+            projects_db.delete_api_key(conn, matches[0].id)
             return matches[0]
 
         return self._store.write(run)
@@ -222,7 +228,7 @@ class Service:
     def authenticate(self, key: str) -> ApiKey | None:
         """Return the API key record for a presented key, compared by hash."""
         digest = hash_api_key(key)
-        found = self._store.read(lambda conn: store.get_api_key_by_hash(conn, digest))
+        found = self._store.read(lambda conn: projects_db.get_api_key_by_hash(conn, digest))
         # The lookup compares SHA-256 digests, so its timing can reveal at most
         # how a guess's digest sorts, never the key; the final comparison of
         # the stored digest is constant-time as well.
@@ -254,21 +260,21 @@ class Service:
             if unique:
                 matches = [
                     check
-                    for check in store.list_checks(conn, project.id)
+                    for check in checks_db.list_checks(conn, project.id)
                     if all(getattr(check, name) == getattr(template, name) for name in unique)
                 ]
                 if len(matches) > 1:
                     raise Duplicate(f"{len(matches)} checks match on {', '.join(unique)}")
                 if matches:
                     updated = _apply_fields(matches[0], fields)
-                    store.update_check(conn, updated)
+                    checks_db.update_check(conn, updated)
                     if channel_ids is not None:
-                        store.set_check_channels(conn, updated.id, channel_ids)
+                        channels_db.set_check_channels(conn, updated.id, channel_ids)
                     return updated, False
-            if store.count_checks(conn, project.id) >= self._max_checks:
+            if checks_db.count_checks(conn, project.id) >= self._max_checks:
                 raise Forbidden(f"the project has reached its limit of {self._max_checks} checks")
-            created = store.insert_check(conn, template)
-            store.set_check_channels(conn, created.id, channel_ids or [])
+            created = checks_db.insert_check(conn, template)
+            channels_db.set_check_channels(conn, created.id, channel_ids or [])
             return created, True
 
         return self._store.write(run)
@@ -282,7 +288,7 @@ class Service:
         def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
             channel_ids = self._resolve_channels(conn, check.project_id, channels)
             if channel_ids is not None:
-                store.set_check_channels(conn, check.id, channel_ids)
+                channels_db.set_check_channels(conn, check.id, channel_ids)
             return _apply_fields(check, fields)
 
         return self._change_check(check_id, change)
@@ -293,7 +299,7 @@ class Service:
         """Turn the ``channels`` input ("*" or a list of ids) into channel ids."""
         if channels is _NOT_GIVEN:
             return None
-        known = [channel.id for channel in store.list_channels(conn, project_id)]
+        known = [channel.id for channel in channels_db.list_channels(conn, project_id)]
         if channels == "*":
             return known
         if not isinstance(channels, list) or not all(
@@ -308,7 +314,7 @@ class Service:
     def channel_ids_by_check(self) -> dict[int, list[int]]:
         """Return, for every check with channels, the ids of the channels it alerts."""
         project = self.project()
-        return self._store.read(lambda conn: store.get_channel_ids_by_check(conn, project.id))
+        return self._store.read(lambda conn: channels_db.get_channel_ids_by_check(conn, project.id))
 
     def _new_check(self, project_id: int, name: str, now: datetime) -> Check:
         return Check(
@@ -321,7 +327,7 @@ class Service:
     ) -> list[Check]:
         """Return the project's checks that have all ``tags``, the slug and the status."""
         project = self.project()
-        checks = self._store.read(lambda conn: store.list_checks(conn, project.id))
+        checks = self._store.read(lambda conn: checks_db.list_checks(conn, project.id))
         now = self._clock()
         return [
             check
@@ -333,14 +339,14 @@ class Service:
 
     def get_check(self, uuid: str) -> Check:
         """Return a check by its UUID, or raise CheckNotFound."""
-        check = self._store.read(lambda conn: store.get_check_by_uuid(conn, uuid.lower()))
+        check = self._store.read(lambda conn: checks_db.get_check_by_uuid(conn, uuid.lower()))
         if check is None:
             raise CheckNotFound()
         return check
 
     def get_ping_body(self, check_id: int, n: int) -> bytes:
         """Return a kept ping's stored body, or raise NotFound if pruned or empty."""
-        ping = self._store.read(lambda conn: store.get_ping(conn, check_id, n))
+        ping = self._store.read(lambda conn: pings_db.get_ping(conn, check_id, n))
         if ping is None or not ping.body:
             raise NotFound("no stored body for this ping")
         return ping.body
@@ -348,21 +354,23 @@ class Service:
     def record_key_use(self, key_id: int) -> None:
         """Note that a key was used now; written in the background, never waited for."""
         now = self._clock()
-        self._store.defer(("key_used", key_id), lambda conn: store.touch_api_key(conn, key_id, now))
+        self._store.defer(
+            ("key_used", key_id), lambda conn: projects_db.touch_api_key(conn, key_id, now)
+        )
 
     def check_database(self) -> None:
         """Make one round trip to the database; raise if it does not answer."""
-        self._store.read(store.ping_database)
+        self._store.read(database.ping_database)
 
     def find_check(self, ident: str) -> Check:
         """Return a check by UUID or by slug; raise if none or several match."""
         project = self.project()
 
         def run(conn: sqlite3.Connection) -> Check:
-            check = store.get_check_by_uuid(conn, ident.lower())
+            check = checks_db.get_check_by_uuid(conn, ident.lower())
             if check is not None:
                 return check
-            matches = store.get_checks_by_slug(conn, project.id, ident)
+            matches = checks_db.get_checks_by_slug(conn, project.id, ident)
             if len(matches) > 1:
                 raise AmbiguousSlug(f"more than one check has the slug {ident!r}; use its UUID")
             if not matches:
@@ -375,14 +383,14 @@ class Service:
         self, check_id: int, change: Callable[[sqlite3.Connection, Check, datetime], Check]
     ) -> Check:
         def run(conn: sqlite3.Connection) -> Check:
-            check = store.get_check_by_id(conn, check_id)
+            check = checks_db.get_check_by_id(conn, check_id)
             if check is None:
                 raise CheckNotFound()
             now = self._clock()
             updated = change(conn, check, now)
             if updated.status != check.status:
-                store.insert_flip(conn, Flip(check.id, now, check.status, updated.status, ""))
-            store.update_check(conn, updated)
+                flips_db.insert_flip(conn, Flip(check.id, now, check.status, updated.status, ""))
+            checks_db.update_check(conn, updated)
             return updated
 
         return self._store.write(run)
@@ -413,21 +421,23 @@ class Service:
         """Delete a check with its history and return what it was."""
 
         def run(conn: sqlite3.Connection) -> Check:
-            check = store.get_check_by_id(conn, check_id)
+            check = checks_db.get_check_by_id(conn, check_id)
             if check is None:
                 raise CheckNotFound()
-            store.delete_check(conn, check_id)
+            checks_db.delete_check(conn, check_id)
             return check
 
         return self._store.write(run)
 
     def list_pings(self, check_id: int) -> list[Ping]:
         """Return a check's kept pings, newest first."""
-        return self._store.read(lambda conn: store.list_pings(conn, check_id, self._ping_log_limit))
+        return self._store.read(
+            lambda conn: pings_db.list_pings(conn, check_id, self._ping_log_limit)
+        )
 
     def list_flips(self, check_id: int) -> list[Flip]:
         """Return a check's status changes, newest first."""
-        return self._store.read(lambda conn: store.list_flips(conn, check_id))
+        return self._store.read(lambda conn: flips_db.list_flips(conn, check_id))
 
     # -- pings ---------------------------------------------------------------
 
@@ -471,10 +481,10 @@ class Service:
             if not domain.notifies(flip):
                 continue
             if channel_ids is None:
-                channel_ids = store.get_check_channel_ids(conn, check.id)
+                channel_ids = channels_db.get_check_channel_ids(conn, check.id)
             event = domain.alert_event(check, flip, last_ping)
             for channel_id in channel_ids:
-                store.insert_delivery(conn, channel_id, event, now)
+                deliveries_db.insert_delivery(conn, channel_id, event, now)
 
     # -- alerts --------------------------------------------------------------
 
@@ -484,14 +494,14 @@ class Service:
         def run(conn: sqlite3.Connection) -> int:
             now = self._clock()
             flipped = 0
-            for check in store.list_overdue_checks(conn, now):
+            for check in checks_db.list_overdue_checks(conn, now):
                 flip = domain.overdue_flip(check, now)
                 if flip is None:
                     continue
                 down = dataclasses.replace(check, status="down", alert_after=None)
-                store.update_check(conn, down)
-                store.insert_flip(conn, flip)
-                last = store.list_pings(conn, check.id, 1)
+                checks_db.update_check(conn, down)
+                flips_db.insert_flip(conn, flip)
+                last = pings_db.list_pings(conn, check.id, 1)
                 self._queue_alerts(conn, down, [flip], last[0] if last else None, now)
                 flipped += 1
             return flipped
@@ -505,7 +515,7 @@ class Service:
         """Forget flips older than 90 days and finished deliveries older than 30."""
         now = self._clock()
         return self._store.write(
-            lambda conn: store.prune_history(
+            lambda conn: database.prune_history(
                 conn,
                 now - timedelta(days=domain.FLIP_HISTORY_DAYS),
                 now - timedelta(days=domain.DELIVERY_HISTORY_DAYS),
@@ -515,7 +525,7 @@ class Service:
     def due_deliveries(self, limit: int = 100) -> list[Delivery]:
         """Return the pending deliveries whose next attempt is due."""
         now = self._clock()
-        return self._store.read(lambda conn: store.list_due_deliveries(conn, now, limit))
+        return self._store.read(lambda conn: deliveries_db.list_due_deliveries(conn, now, limit))
 
     def deliver(self, delivery: Delivery) -> DeliveryOutcome:
         """Attempt one delivery now, record the outcome and schedule any retry.
@@ -533,8 +543,8 @@ class Service:
             # the commit of an attempt that has just ended (a second send).
             current, channel = self._store.read(
                 lambda conn: (
-                    store.get_delivery(conn, delivery.id),
-                    store.get_channel(conn, delivery.channel_id),
+                    deliveries_db.get_delivery(conn, delivery.id),
+                    channels_db.get_channel(conn, delivery.channel_id),
                 )
             )
             if current is None or channel is None:  # Deleted meanwhile, with its channel.
@@ -566,7 +576,7 @@ class Service:
             state, next_attempt = "failed", None
         else:
             state, next_attempt = "pending", now + domain.retry_delay(attempts)
-        return store.record_delivery_attempt(
+        return deliveries_db.record_delivery_attempt(
             conn, delivery, ok=outcome.ok, error=outcome.error,
             duration_ms=outcome.duration_ms, now=now, state=state, next_attempt=next_attempt,
         )  # fmt: skip
@@ -601,11 +611,11 @@ class Service:
         project = self.project()
 
         def run(conn: sqlite3.Connection) -> Channel:
-            channel = store.insert_channel(
+            channel = channels_db.insert_channel(
                 conn, project.id, kind, name or kind, cleaned, self._clock()
             )
             if attach_all:
-                store.attach_channel_to_all_checks(conn, project.id, channel.id)
+                channels_db.attach_channel_to_all_checks(conn, project.id, channel.id)
             return channel
 
         return self._store.write(run)
@@ -613,11 +623,11 @@ class Service:
     def list_channels(self) -> list[Channel]:
         """Return every channel of the project."""
         project = self.project()
-        return self._store.read(lambda conn: store.list_channels(conn, project.id))
+        return self._store.read(lambda conn: channels_db.list_channels(conn, project.id))
 
     def get_channel(self, channel_id: int) -> Channel:
         """Return one channel, or raise ChannelNotFound."""
-        channel = self._store.read(lambda conn: store.get_channel(conn, channel_id))
+        channel = self._store.read(lambda conn: channels_db.get_channel(conn, channel_id))
         if channel is None:
             raise ChannelNotFound()
         return channel
@@ -633,12 +643,12 @@ class Service:
         cleaned = self._require_notifier().validate(current.kind, merged)
 
         def run(conn: sqlite3.Connection) -> Channel:
-            if store.get_channel(conn, channel_id) is None:
+            if channels_db.get_channel(conn, channel_id) is None:
                 raise ChannelNotFound()
             updated = dataclasses.replace(
                 current, name=current.name if name is None else name, settings=cleaned
             )
-            store.update_channel(conn, updated)
+            channels_db.update_channel(conn, updated)
             return updated
 
         return self._store.write(run)
@@ -647,10 +657,10 @@ class Service:
         """Delete a channel with its queued deliveries and return what it was."""
 
         def run(conn: sqlite3.Connection) -> Channel:
-            channel = store.get_channel(conn, channel_id)
+            channel = channels_db.get_channel(conn, channel_id)
             if channel is None:
                 raise ChannelNotFound()
-            store.delete_channel(conn, channel_id)
+            channels_db.delete_channel(conn, channel_id)
             return channel
 
         return self._store.write(run)
@@ -665,8 +675,8 @@ class Service:
         """Return a channel's newest deliveries, each with its attempts."""
 
         def run(conn: sqlite3.Connection) -> list[tuple[Delivery, list[dict[str, Any]]]]:
-            deliveries = store.list_channel_deliveries(conn, channel_id, limit)
-            return [(d, store.list_delivery_attempts(conn, d.id)) for d in deliveries]
+            deliveries = deliveries_db.list_channel_deliveries(conn, channel_id, limit)
+            return [(d, deliveries_db.list_delivery_attempts(conn, d.id)) for d in deliveries]
 
         return self._store.read(run)
 
@@ -688,12 +698,12 @@ class Service:
     ) -> tuple[Check | None, bool]:
         """Return the check a ping is for (creating it for create=1) and whether it is new."""
         if request.uuid is not None:
-            return store.get_check_by_uuid(conn, request.uuid), False
+            return checks_db.get_check_by_uuid(conn, request.uuid), False
         assert request.ping_key is not None and request.slug is not None
-        project = store.get_project_by_ping_key(conn, request.ping_key)
+        project = projects_db.get_project_by_ping_key(conn, request.ping_key)
         if project is None:
             raise NotFound()
-        matches = store.get_checks_by_slug(conn, project.id, request.slug)
+        matches = checks_db.get_checks_by_slug(conn, project.id, request.slug)
         if len(matches) > 1:
             raise AmbiguousSlug()
         if matches:
@@ -704,12 +714,12 @@ class Service:
         # URL never leaves an empty check behind.
         if request.deferred_error is not None:
             raise request.deferred_error
-        if store.count_checks(conn, project.id) >= self._max_checks:
+        if checks_db.count_checks(conn, project.id) >= self._max_checks:
             return None, False
         new = self._new_check(project.id, request.slug, self._clock())
-        created = store.insert_check(conn, dataclasses.replace(new, slug=request.slug))
-        channel_ids = [channel.id for channel in store.list_channels(conn, project.id)]
-        store.set_check_channels(conn, created.id, channel_ids)
+        created = checks_db.insert_check(conn, dataclasses.replace(new, slug=request.slug))
+        channel_ids = [channel.id for channel in channels_db.list_channels(conn, project.id)]
+        channels_db.set_check_channels(conn, created.id, channel_ids)
         return created, True
 
     def _record_ping(self, conn: sqlite3.Connection, request: PingRequest) -> PingResult:
@@ -729,15 +739,15 @@ class Service:
             ua=request.ua[: domain.MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
         )  # fmt: skip
         outcome = domain.apply_ping(check, ping, now)
-        store.update_check_state(conn, outcome.check)
-        store.store_ping(conn, ping, self._ping_log_limit)
+        checks_db.update_check_state(conn, outcome.check)
+        pings_db.store_ping(conn, ping, self._ping_log_limit)
         if ping.n > self._ping_log_limit:
             # In the same transaction, so the log never holds more than the
             # limit. Usually there is nothing left to delete: the new ping
             # took the oldest one's row.
-            store.trim_pings(conn, check.id, ping.n - self._ping_log_limit)
+            pings_db.trim_pings(conn, check.id, ping.n - self._ping_log_limit)
         for flip in outcome.flips:
-            store.insert_flip(conn, flip)
+            flips_db.insert_flip(conn, flip)
         self._queue_alerts(conn, outcome.check, outcome.flips, ping, now)
         return PingResult(created, outcome.check, ping, outcome.flips)
 

@@ -45,7 +45,7 @@ from pingd.errors import InvalidInput
 from pingd.service import PingRequest
 from pingd.service import PingResult
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"
 UNUSED_URL = "http://127.0.0.1:9/unused"  # never sent to: these tests only queue

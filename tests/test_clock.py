@@ -21,7 +21,7 @@ from pingd.clock import SteadyClock
 from pingd.config import Config
 from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import newest_time
+from pingd.store.database import newest_time
 
 
 def ping(service: Service, uuid: str, action: str = "success", rid: str | None = None) -> None:

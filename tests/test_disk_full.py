@@ -52,7 +52,7 @@ from pingd.errors import is_storage_full
 from pingd.service import PingRequest
 from pingd.service import PingResult
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 ENV = {
     "PINGD_STORAGE_PING_LOG_LIMIT": "100000",

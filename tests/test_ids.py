@@ -35,7 +35,7 @@ from pingd.config import Config
 from pingd.migrate import migrate
 from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 HELD_TABLES = (

@@ -30,9 +30,12 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),  # the steady wall clock the service is given
     "textsafe": set(),  # outside text made safe for terminals, headers and subjects
     "domain": {"errors"},
+    # The single writer thread and its connections; no query of its own.
     "writer": {"domain", "errors"},
+    # The queries, a module per family of tables, run by the writer.
     "store": {"domain", "writer"},
-    "service": {"domain", "store", "errors"},
+    # The use cases: the store's queries, run through the writer's Store.
+    "service": {"domain", "store", "writer", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
     # stdlib-only leaf, so this adds no edge back up.
     "notify": {"errors", "domain", "config", "textsafe"},
@@ -41,13 +44,13 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"service", "errors", "domain", "config", "ratelimit"},
     "openapi": {"domain"},  # the API's document, built from the domain's limits
     # Developer mode builds its own stores and services, as app.py does.
-    "sandbox": {"domain", "store", "migrate", "service", "errors"},
-    "app": {"ping_routes", "api", "errors", "service", "store", "migrate", "config", "domain",
+    "sandbox": {"domain", "store", "writer", "migrate", "service", "errors"},
+    "app": {"ping_routes", "api", "errors", "service", "writer", "migrate", "config", "domain",
             "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
-    "cli": {"config", "app", "migrate", "service", "store", "domain", "errors", "scheduler",
-            "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
+    "cli": {"config", "app", "migrate", "service", "store", "writer", "domain", "errors",
+            "scheduler", "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
     "__main__": {"cli"},
     "pingd": set(),
 }  # fmt: skip

@@ -41,7 +41,7 @@ from pingd.config import Config
 from pingd.server import SuccessAnswers
 from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 SOCKET_TIMEOUT_SECONDS = 10.0
 LOAD_SECONDS = 1.5
