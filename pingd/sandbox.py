@@ -19,9 +19,9 @@ from pingd import domain
 from pingd import migrate
 from pingd.domain import Channel
 from pingd.errors import PingdError
-from pingd.service import Clock
-from pingd.service import Notifier
 from pingd.service import Service
+from pingd.service.core import Clock
+from pingd.service.core import Notifier
 from pingd.store import checks as store
 from pingd.writer.store import Store
 

@@ -45,9 +45,9 @@ from waitress.utilities import build_http_date
 from pingd.ping_routes import PING_METHODS
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import PingRouter
-from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
+from pingd.service.pings import PingRequest
+from pingd.service.pings import PingResult
 
 logger = logging.getLogger(__name__)
 

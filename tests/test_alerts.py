@@ -42,9 +42,9 @@ from pingd.domain import Channel
 from pingd.domain import Check
 from pingd.errors import CheckNotPaused
 from pingd.errors import InvalidInput
-from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
+from pingd.service.pings import PingRequest
+from pingd.service.pings import PingResult
 from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"

@@ -19,8 +19,8 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.clock import SteadyClock
 from pingd.config import Config
-from pingd.service import PingRequest
 from pingd.service import Service
+from pingd.service.pings import PingRequest
 from pingd.store.database import newest_time
 
 

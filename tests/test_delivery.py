@@ -47,9 +47,9 @@ from pingd.errors import InvalidInput
 from pingd.notify import base
 from pingd.notify import email as email_kind
 from pingd.scheduler import AlertLoop
-from pingd.service import DeliveryOutcome
-from pingd.service import PingRequest
 from pingd.service import Service
+from pingd.service.core import DeliveryOutcome
+from pingd.service.pings import PingRequest
 from pingd.store import channels as store_module
 from pingd.writer.store import Store
 

@@ -3,7 +3,7 @@
 Every ``pingd`` module is parsed with ``ast`` (nothing is imported), each
 import of another ``pingd`` module becomes an edge between layers, and an
 edge that is not allowed fails with the file, line and the rule it breaks.
-A layer is a top-level module (``pingd/service.py`` is ``service``) or a
+A layer is a top-level module (``pingd/config.py`` is ``config``) or a
 sub-package (every module under ``pingd/notify/`` is ``notify``).
 """
 

@@ -39,8 +39,8 @@ from pingd.app import create_app
 from pingd.app import make_ping_router
 from pingd.config import Config
 from pingd.server import SuccessAnswers
-from pingd.service import PingRequest
 from pingd.service import Service
+from pingd.service.pings import PingRequest
 from pingd.writer.store import Store
 
 SOCKET_TIMEOUT_SECONDS = 10.0

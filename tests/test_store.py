@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
-from pingd.service import PingRequest
 from pingd.service import Service
+from pingd.service.pings import PingRequest
 from pingd.store import checks as store_module
 from pingd.store.times import from_db_time
 from pingd.store.times import to_db_time
