@@ -4,7 +4,9 @@ Every ``pingd`` module is parsed with ``ast`` (nothing is imported), each
 import of another ``pingd`` module becomes an edge between layers, and an
 edge that is not allowed fails with the file, line and the rule it breaks.
 A layer is a top-level module (``pingd/config.py`` is ``config``) or a
-sub-package (every module under ``pingd/notify/`` is ``notify``).
+sub-package (every module under ``pingd/notify/`` is ``notify``). Inside a
+sub-package, each family's module may import only the package's shared
+modules (``PACKAGE_SHARED``), so that the families stand side by side.
 """
 
 from __future__ import annotations
@@ -61,6 +63,22 @@ ALWAYS_ALLOWED = {"pingd"}
 STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
                "domain": {"cronsim"}, "dbfile": set(), "serverlock": set(),
                "clock": set(), "textsafe": set()}  # fmt: skip
+
+# Inside each sub-package, the modules the others may import: what the
+# package's families share. A family's module imports no other family's (a
+# change to one family then touches its own modules), except along the edges
+# in FAMILY_EDGES; the package's __init__ may import all of them.
+PACKAGE_SHARED: dict[str, set[str]] = {
+    "notify": {"base"},  # the fields, messages and HTTP helpers every channel kind uses
+    "writer": {"connection"},  # the writer's connection, beneath the writer thread
+    "store": {"times", "staging"},  # stored times, and the staging of the ping path's writes
+    "service": {"core"},  # the state every family of use cases shares
+}
+FAMILY_EDGES: dict[str, set[str]] = {
+    # A ping may create its check (create=1) and queues its flips' alerts in
+    # its own transaction; neither family needs anything of pings.
+    "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+}
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,44 @@ def test_it_imports_only_allowed_layers(path: Path) -> None:
                 f"{ids(path)}:{imp.line} imports {imp.target}: edge {source} -> {target} "
                 f"is not allowed ({source} may import {permitted})"
             )
+    assert problems == [], "\n".join(problems)
+
+
+def packages() -> list[Path]:
+    return sorted(p.parent for p in PACKAGE.glob("*/__init__.py"))
+
+
+def test_it_knows_the_shared_modules_of_every_package() -> None:
+    names = {path.name for path in packages()}
+    assert names == set(PACKAGE_SHARED), (
+        "list every sub-package of pingd in PACKAGE_SHARED, with the modules its families share"
+    )
+    for package, shared in PACKAGE_SHARED.items():
+        for name in shared:
+            assert exists(f"pingd.{package}.{name}"), f"pingd.{package}.{name} does not exist"
+    for source, targets in FAMILY_EDGES.items():
+        assert all(exists(name) for name in [source, *targets]), (source, targets)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if p.parent != PACKAGE and p.name != "__init__.py"],
+    ids=ids,
+)
+def test_it_keeps_the_families_of_a_package_apart(path: Path) -> None:
+    name = module_name(path)
+    package = layer_of(name)
+    prefix = f"pingd.{package}"
+    shared = {f"{prefix}.{module}" for module in PACKAGE_SHARED.get(package, set())}
+    allowed = shared | FAMILY_EDGES.get(name, set())
+    problems = [
+        f"{ids(path)}:{imp.line} imports {imp.target}: {name} may import only "
+        + (", ".join(sorted(allowed)) or "nothing")
+        + f" of {prefix}"
+        for imp in imports_of(path)
+        if (imp.target == prefix or imp.target.startswith(prefix + "."))
+        and ".".join(imp.target.split(".")[:3]) not in allowed
+    ]
     assert problems == [], "\n".join(problems)
 
 
