@@ -20,8 +20,6 @@ import falcon
 from pingd import dbfile
 from pingd import migrate
 from pingd import openapi
-from pingd import service as service_module
-from pingd import store as store_module
 from pingd.api import ApiMiddleware
 from pingd.api import add_api_routes
 from pingd.api import is_api_path
@@ -43,7 +41,9 @@ from pingd.ratelimit import RateLimiter
 from pingd.sandbox import DryRunNotifier
 from pingd.sandbox import Sandboxes
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service import core as service_module
+from pingd.writer import connection as store_module
+from pingd.writer.store import Store
 
 logger = logging.getLogger(__name__)
 

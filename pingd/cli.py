@@ -46,10 +46,10 @@ from pingd.scheduler import AlertLoop
 from pingd.serverlock import AlreadyServing
 from pingd.serverlock import ServerLock
 from pingd.service import Service
-from pingd.store import Store
-from pingd.store import backup_database
-from pingd.store import newest_time
+from pingd.store.backup import backup_database
+from pingd.store.database import newest_time
 from pingd.textsafe import for_terminal
+from pingd.writer.store import Store
 
 logger = logging.getLogger("pingd")
 

@@ -21,9 +21,9 @@ from pingd.errors import MethodNotAllowed
 from pingd.errors import NotFound
 from pingd.errors import PayloadTooLarge
 from pingd.errors import PingdError
-from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
+from pingd.service.pings import PingRequest
+from pingd.service.pings import PingResult
 
 PING_PREFIX = re.compile(r"^/ping(?=/|$)")
 PING_METHODS = ("GET", "HEAD", "POST", "PUT")

@@ -17,13 +17,13 @@ from typing import Any
 
 from pingd import domain
 from pingd import migrate
-from pingd import store
 from pingd.domain import Channel
 from pingd.errors import PingdError
-from pingd.service import Clock
-from pingd.service import Notifier
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.core import Clock
+from pingd.service.core import Notifier
+from pingd.store import checks as store
+from pingd.writer.store import Store
 
 # One fake check per status a client may meet: (name, tags, timeout, state).
 _SEED = (

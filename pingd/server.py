@@ -57,8 +57,8 @@ from pingd.ping_routes import PING_METHODS
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import Committed
 from pingd.ping_routes import PingRouter
-from pingd.service import PingRequest
 from pingd.service import Service
+from pingd.service.pings import PingRequest
 
 logger = logging.getLogger(__name__)
 

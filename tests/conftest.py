@@ -31,7 +31,7 @@ from pingd.config import Config
 from pingd.config import default_config
 from pingd.domain import Check
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 START = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 

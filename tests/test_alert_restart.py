@@ -28,7 +28,7 @@ from serverutil import run_cli
 from serverutil import start_server
 from serverutil import stop_quietly
 
-from pingd.store import to_db_time
+from pingd.store.times import to_db_time
 
 FAST_TICK = {"PINGD_ALERTS_TICK_SECONDS": "0.2"}
 SLOW_TICK = {"PINGD_ALERTS_TICK_SECONDS": "30"}  # only the start-up sweep can act in time

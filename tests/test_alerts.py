@@ -42,10 +42,10 @@ from pingd.domain import Channel
 from pingd.domain import Check
 from pingd.errors import CheckNotPaused
 from pingd.errors import InvalidInput
-from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.pings import PingRequest
+from pingd.service.pings import PingResult
+from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"
 UNUSED_URL = "http://127.0.0.1:9/unused"  # never sent to: these tests only queue

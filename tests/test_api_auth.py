@@ -26,7 +26,7 @@ from pingd.config import Config
 from pingd.config import default_config
 from pingd.ratelimit import RateLimiter
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 HIGH_LIMIT = {"api__burst": 10000, "api__rate_per_second": 10000.0}
 UNKNOWN_UUID = "6f1c1c52-0a4e-4b53-8f0e-2b2f9f3c5d11"

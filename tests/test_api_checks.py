@@ -23,13 +23,13 @@ import webtest
 from conftest import FakeClock
 
 from pingd import __version__
-from pingd import store as store_module
 from pingd.app import create_app
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
 from pingd.service import Service
-from pingd.store import Store
+from pingd.store import channels as store_module
+from pingd.writer.store import Store
 
 HIGH_LIMIT = {"api__burst": 10000, "api__rate_per_second": 10000.0}
 BASE_URL = "https://hc.example.org"

@@ -11,7 +11,7 @@ from pingd.app import make_notifier
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
-from pingd.service import PingRequest
+from pingd.service.pings import PingRequest
 
 
 def test_it_delivers_an_alert_through_apprise_to_a_json_endpoint(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.clock import SteadyClock
 from pingd.config import Config
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import newest_time
+from pingd.service.pings import PingRequest
+from pingd.store.database import newest_time
 
 
 def ping(service: Service, uuid: str, action: str = "success", rid: str | None = None) -> None:

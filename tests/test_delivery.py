@@ -38,7 +38,6 @@ from receivers import SmtpReceiver
 from receivers import http_receiver
 
 from pingd import domain
-from pingd import store as store_module
 from pingd.app import create_app
 from pingd.cli import main
 from pingd.config import Config
@@ -48,10 +47,11 @@ from pingd.errors import InvalidInput
 from pingd.notify import base
 from pingd.notify import email as email_kind
 from pingd.scheduler import AlertLoop
-from pingd.service import DeliveryOutcome
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.core import DeliveryOutcome
+from pingd.service.pings import PingRequest
+from pingd.store import channels as store_module
+from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"
 MAIL_FROM = "pingd-alerts@example.org"

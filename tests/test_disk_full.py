@@ -49,10 +49,10 @@ from pingd.app import create_app
 from pingd.config import Config
 from pingd.errors import STORAGE_RETRY_AFTER_SECONDS
 from pingd.errors import is_storage_full
-from pingd.service import PingRequest
-from pingd.service import PingResult
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.pings import PingRequest
+from pingd.service.pings import PingResult
+from pingd.writer.store import Store
 
 ENV = {
     "PINGD_STORAGE_PING_LOG_LIMIT": "100000",

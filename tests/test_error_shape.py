@@ -22,7 +22,7 @@ from conftest import FakeClock
 from pingd.app import create_app
 from pingd.config import default_config
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 UNKNOWN_UUID = "6f1c1c52-0a4e-4b53-8f0e-2b2f9f3c5d11"
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")

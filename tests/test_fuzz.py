@@ -48,7 +48,7 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
 from pingd.service import Service
-from pingd.store import Store
+from pingd.writer.store import Store
 
 FUZZ_SETTINGS = settings(
     max_examples=500,

@@ -39,9 +39,9 @@ from pingd.errors import InvalidInput
 from pingd.notify import base
 from pingd.notify import email as email_kind
 from pingd.notify.base import NotifyError
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.pings import PingRequest
+from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"
 MAIL_FROM = "pingd-alerts@example.org"

@@ -33,9 +33,9 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import Config
 from pingd.migrate import migrate
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.pings import PingRequest
+from pingd.writer.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 HELD_TABLES = (

@@ -3,8 +3,10 @@
 Every ``pingd`` module is parsed with ``ast`` (nothing is imported), each
 import of another ``pingd`` module becomes an edge between layers, and an
 edge that is not allowed fails with the file, line and the rule it breaks.
-A layer is a top-level module (``pingd/service.py`` is ``service``) or a
-sub-package (every module under ``pingd/notify/`` is ``notify``).
+A layer is a top-level module (``pingd/config.py`` is ``config``) or a
+sub-package (every module under ``pingd/notify/`` is ``notify``). Inside a
+sub-package, each family's module may import only the package's shared
+modules (``PACKAGE_SHARED``), so that the families stand side by side.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),  # the steady wall clock the service is given
     "textsafe": set(),  # outside text made safe for terminals, headers and subjects
     "domain": {"errors"},
+    # The single writer thread and its connections; no query of its own.
     "writer": {"domain", "errors"},
+    # The queries, a module per family of tables, run by the writer.
     "store": {"domain", "writer"},
-    "service": {"domain", "store", "errors"},
+    # The use cases: the store's queries, run through the writer's Store.
+    "service": {"domain", "store", "writer", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
     # stdlib-only leaf, so this adds no edge back up.
     "notify": {"errors", "domain", "config", "textsafe"},
@@ -41,13 +46,13 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"service", "errors", "domain", "config", "ratelimit"},
     "openapi": {"domain"},  # the API's document, built from the domain's limits
     # Developer mode builds its own stores and services, as app.py does.
-    "sandbox": {"domain", "store", "migrate", "service", "errors"},
-    "app": {"ping_routes", "api", "errors", "service", "store", "migrate", "config", "domain",
+    "sandbox": {"domain", "store", "writer", "migrate", "service", "errors"},
+    "app": {"ping_routes", "api", "errors", "service", "writer", "migrate", "config", "domain",
             "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
-    "cli": {"config", "app", "migrate", "service", "store", "domain", "errors", "scheduler",
-            "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
+    "cli": {"config", "app", "migrate", "service", "store", "writer", "domain", "errors",
+            "scheduler", "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
     "__main__": {"cli"},
     "pingd": set(),
 }  # fmt: skip
@@ -58,6 +63,22 @@ ALWAYS_ALLOWED = {"pingd"}
 STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
                "domain": {"cronsim"}, "dbfile": set(), "serverlock": set(),
                "clock": set(), "textsafe": set()}  # fmt: skip
+
+# Inside each sub-package, the modules the others may import: what the
+# package's families share. A family's module imports no other family's (a
+# change to one family then touches its own modules), except along the edges
+# in FAMILY_EDGES; the package's __init__ may import all of them.
+PACKAGE_SHARED: dict[str, set[str]] = {
+    "notify": {"base"},  # the fields, messages and HTTP helpers every channel kind uses
+    "writer": {"connection"},  # the writer's connection, beneath the writer thread
+    "store": {"times", "staging"},  # stored times, and the staging of the ping path's writes
+    "service": {"core"},  # the state every family of use cases shares
+}
+FAMILY_EDGES: dict[str, set[str]] = {
+    # A ping may create its check (create=1) and queues its flips' alerts in
+    # its own transaction; neither family needs anything of pings.
+    "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,44 @@ def test_it_imports_only_allowed_layers(path: Path) -> None:
                 f"{ids(path)}:{imp.line} imports {imp.target}: edge {source} -> {target} "
                 f"is not allowed ({source} may import {permitted})"
             )
+    assert problems == [], "\n".join(problems)
+
+
+def packages() -> list[Path]:
+    return sorted(p.parent for p in PACKAGE.glob("*/__init__.py"))
+
+
+def test_it_knows_the_shared_modules_of_every_package() -> None:
+    names = {path.name for path in packages()}
+    assert names == set(PACKAGE_SHARED), (
+        "list every sub-package of pingd in PACKAGE_SHARED, with the modules its families share"
+    )
+    for package, shared in PACKAGE_SHARED.items():
+        for name in shared:
+            assert exists(f"pingd.{package}.{name}"), f"pingd.{package}.{name} does not exist"
+    for source, targets in FAMILY_EDGES.items():
+        assert all(exists(name) for name in [source, *targets]), (source, targets)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if p.parent != PACKAGE and p.name != "__init__.py"],
+    ids=ids,
+)
+def test_it_keeps_the_families_of_a_package_apart(path: Path) -> None:
+    name = module_name(path)
+    package = layer_of(name)
+    prefix = f"pingd.{package}"
+    shared = {f"{prefix}.{module}" for module in PACKAGE_SHARED.get(package, set())}
+    allowed = shared | FAMILY_EDGES.get(name, set())
+    problems = [
+        f"{ids(path)}:{imp.line} imports {imp.target}: {name} may import only "
+        + (", ".join(sorted(allowed)) or "nothing")
+        + f" of {prefix}"
+        for imp in imports_of(path)
+        if (imp.target == prefix or imp.target.startswith(prefix + "."))
+        and ".".join(imp.target.split(".")[:3]) not in allowed
+    ]
     assert problems == [], "\n".join(problems)
 
 

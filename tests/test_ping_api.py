@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import webtest
 
-from pingd import store as store_module
 from pingd.domain import Check
 from pingd.domain import Ping
 from pingd.service import Service
+from pingd.store import channels as store_module
+from pingd.writer.store import Store
 
 CACHE_CONTROL = "no-cache, no-store, must-revalidate, max-age=0"
 MISSING_UUID = "07c2f548-9850-4b27-af5d-6c9dc157ec02"
@@ -469,7 +470,7 @@ def test_it_uses_the_last_rid_when_it_is_repeated(
 # -- query parameters: create=1 ------------------------------------------------------
 
 
-def add_channel(store: store_module.Store, service: Service, name: str) -> int:
+def add_channel(store: Store, service: Service, name: str) -> int:
     """Create a notification channel directly in the database; return its id."""
     project_id = service.project().id
     channel = store.write(

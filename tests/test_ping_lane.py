@@ -43,9 +43,9 @@ from pingd.errors import NotFound
 from pingd.ping_routes import COMMITTED
 from pingd.ping_routes import Committed
 from pingd.server import SuccessAnswers
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
+from pingd.service.pings import PingRequest
+from pingd.writer.store import Store
 
 SOCKET_TIMEOUT_SECONDS = 10.0
 LOAD_SECONDS = 1.5

@@ -17,14 +17,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pingd import store as store_module
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
-from pingd.service import PingRequest
 from pingd.service import Service
-from pingd.store import Store
-from pingd.writer import padded_chunks
+from pingd.service.pings import PingRequest
+from pingd.store import checks as store_module
+from pingd.store.times import from_db_time
+from pingd.store.times import to_db_time
+from pingd.writer.connection import padded_chunks
+from pingd.writer.store import Store
 
 
 def _request(**target: object) -> PingRequest:
@@ -256,6 +258,6 @@ def test_many_row_statements_come_in_a_few_sizes_padded_with_null_rows() -> None
     )
 )
 def test_stored_times_are_utc_isoformat_with_microseconds(value: datetime) -> None:
-    text = store_module.to_db_time(value)
+    text = to_db_time(value)
     assert text == value.astimezone(UTC).isoformat(timespec="microseconds")
-    assert store_module.from_db_time(text) == value
+    assert from_db_time(text) == value
