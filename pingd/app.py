@@ -22,9 +22,9 @@ from pingd import migrate
 from pingd import openapi
 from pingd import service as service_module
 from pingd import store as store_module
-from pingd.api import ApiMiddleware
-from pingd.api import add_api_routes
-from pingd.api import is_api_path
+from pingd.api.middleware import ApiMiddleware
+from pingd.api.middleware import is_api_path
+from pingd.api.routes import add_api_routes
 from pingd.clock import utc_now
 from pingd.config import Config
 from pingd.errors import BadRequest
