@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"errors", "domain", "config", "textsafe"},
     "scheduler": {"service", "domain", "errors", "notify"},
     "ping_routes": {"service", "errors", "domain"},
-    "api": {"service", "errors", "domain", "config", "ratelimit"},
+    "api": {"service", "errors", "domain", "ratelimit"},
     "openapi": {"domain"},  # the API's document, built from the domain's limits
     # Developer mode builds its own stores and services, as app.py does.
     "sandbox": {"domain", "store", "migrate", "service", "errors"},
@@ -58,6 +58,28 @@ ALWAYS_ALLOWED = {"pingd"}
 STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
                "domain": {"cronsim"}, "dbfile": set(), "serverlock": set(),
                "clock": set(), "textsafe": set()}  # fmt: skip
+
+# Inside a package split by family, which of its own modules each module may
+# import: the families share a core module and never import each other; only
+# the module that puts them together imports them all.
+WITHIN: dict[str, dict[str, set[str]]] = {
+    "api": {
+        "__init__": set(),
+        "common": set(),
+        "middleware": {"common"},
+        "checks": {"common"},
+        "channels": {"common"},
+        "project": {"common"},
+        "routes": {"common", "checks", "channels", "project"},
+    },
+    "openapi": {
+        "__init__": {"common", "checks", "channels", "project"},
+        "common": set(),
+        "checks": {"common"},
+        "channels": {"common"},
+        "project": {"common"},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -171,6 +193,38 @@ def test_it_keeps_the_lowest_layers_on_the_standard_library(path: Path) -> None:
         + ":\n"
         + "\n".join(outside)
     )
+
+
+def module_within(module: str) -> str:
+    """Name a module inside its package: ``pingd.api.checks`` is ``checks``."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else "__init__"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if p.parent != PACKAGE and layer_of(module_name(p)) in WITHIN],
+    ids=ids,
+)
+def test_it_keeps_the_families_of_a_package_apart(path: Path) -> None:
+    name = module_name(path)
+    layer, inside = layer_of(name), module_within(name)
+    rules = WITHIN[layer]
+    assert inside in rules, (
+        f"{ids(path)} is not in WITHIN[{layer!r}] of tests/test_layering.py: "
+        "add it with the modules of its package it may import"
+    )
+    problems = []
+    for imp in imports_of(path):
+        if imp.target == f"pingd.{layer}" or imp.target.startswith(f"pingd.{layer}."):
+            target = module_within(imp.target)
+            if target != inside and target not in rules[inside]:
+                permitted = ", ".join(sorted(rules[inside])) or "nothing"
+                problems.append(
+                    f"{ids(path)}:{imp.line} imports {imp.target}: {layer}.{inside} may import "
+                    f"only {permitted} of its package"
+                )
+    assert problems == [], "\n".join(problems)
 
 
 def test_it_keeps_the_domain_free_of_web_and_database_libraries() -> None:
