@@ -20,9 +20,9 @@ import falcon
 from pingd import dbfile
 from pingd import migrate
 from pingd import openapi
-from pingd.api import ApiMiddleware
-from pingd.api import add_api_routes
-from pingd.api import is_api_path
+from pingd.api.middleware import ApiMiddleware
+from pingd.api.middleware import is_api_path
+from pingd.api.routes import add_api_routes
 from pingd.clock import utc_now
 from pingd.config import Config
 from pingd.errors import BadRequest
@@ -41,8 +41,9 @@ from pingd.ratelimit import RateLimiter
 from pingd.sandbox import DryRunNotifier
 from pingd.sandbox import Sandboxes
 from pingd.service import Service
-from pingd.service import core as service_module
-from pingd.writer import connection as store_module
+from pingd.service.core import Notifier as ServiceNotifier
+from pingd.writer.connection import DatabaseReplaced
+from pingd.writer.connection import connect
 from pingd.writer.store import Store
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def open_store(config: Config) -> Store:
     path = config.storage.path
     dbfile.check_path(path)
     try:
-        conn = store_module.connect(path)
+        conn = connect(path)
         try:
             migrate.migrate(conn)
         finally:
@@ -79,7 +80,7 @@ def make_service(
     store: Store,
     clock: Clock = utc_now,
     *,
-    notifier: service_module.Notifier | None = None,
+    notifier: ServiceNotifier | None = None,
 ) -> Service:
     """Build the service layer for a config, store, clock and notifier."""
     return Service(
@@ -170,7 +171,7 @@ def _handle_unexpected(
         req.context.request_id = request_id
         _render(req, resp, StorageFull())
         return
-    if isinstance(ex, store_module.DatabaseReplaced):  # logged once by the writer
+    if isinstance(ex, DatabaseReplaced):  # logged once by the writer
         req.context.request_id = request_id
         _render(req, resp, StorageUnavailable())
         return

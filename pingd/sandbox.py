@@ -22,7 +22,7 @@ from pingd.errors import PingdError
 from pingd.service import Service
 from pingd.service.core import Clock
 from pingd.service.core import Notifier
-from pingd.store import checks as store
+from pingd.store import checks as check_queries
 from pingd.writer.store import Store
 
 # One fake check per status a client may meet: (name, tags, timeout, state).
@@ -55,7 +55,7 @@ def _seed(service: Service, sandbox: Store, clock: Clock) -> None:
             last_start=now - timedelta(seconds=120) if state == "started" else None,
         )
         seeded = dataclasses.replace(seeded, alert_after=domain.down_after(seeded))
-        sandbox.write(functools.partial(store.update_check, check=seeded))
+        sandbox.write(functools.partial(check_queries.update_check, check=seeded))
 
 
 class DryRunNotifier:

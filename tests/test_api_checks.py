@@ -28,7 +28,7 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
 from pingd.service import Service
-from pingd.store import channels as store_module
+from pingd.store import channels as channels_queries
 from pingd.writer.store import Store
 
 HIGH_LIMIT = {"api__burst": 10000, "api__rate_per_second": 10000.0}
@@ -868,7 +868,7 @@ def test_it_reports_the_channels_a_check_alerts(
     project = service.project()
     channel_ids = [
         store.write(
-            lambda conn, name=name: store_module.insert_channel(
+            lambda conn, name=name: channels_queries.insert_channel(
                 conn, project.id, "webhook", name, {}, datetime(2026, 1, 1, tzinfo=UTC)
             )
         ).id

@@ -50,7 +50,7 @@ from pingd.scheduler import AlertLoop
 from pingd.service import Service
 from pingd.service.core import DeliveryOutcome
 from pingd.service.pings import PingRequest
-from pingd.store import channels as store_module
+from pingd.store import channels as channels_queries
 from pingd.writer.store import Store
 
 BASE_URL = "https://pingd.example.org"
@@ -828,7 +828,7 @@ def test_it_keeps_secrets_out_of_errors_and_logs_when_a_url_is_malformed(
     )
     for channel, kind in ((hook, "webhook"), (bot, "telegram")):
         planted = dataclasses.replace(channel, settings={**channel.settings, **malformed[kind]})
-        svc._store.write(functools.partial(store_module.update_channel, channel=planted))
+        svc._store.write(functools.partial(channels_queries.update_channel, channel=planted))
     check = svc.create_check(name=NAME, channels="*")
     ping(svc, check, "fail")
     loop = AlertLoop(svc, tick_seconds=60)

@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"errors", "domain", "config", "textsafe"},
     "scheduler": {"service", "domain", "errors", "notify"},
     "ping_routes": {"service", "errors", "domain"},
-    "api": {"service", "errors", "domain", "config", "ratelimit"},
+    "api": {"service", "errors", "domain", "ratelimit"},
     "openapi": {"domain"},  # the API's document, built from the domain's limits
     # Developer mode builds its own stores and services, as app.py does.
     "sandbox": {"domain", "store", "writer", "migrate", "service", "errors"},
@@ -73,11 +73,15 @@ PACKAGE_SHARED: dict[str, set[str]] = {
     "writer": {"connection"},  # the writer's connection, beneath the writer thread
     "store": {"times", "staging"},  # stored times, and the staging of the ping path's writes
     "service": {"core"},  # the state every family of use cases shares
+    "api": {"common"},  # the JSON helpers and the resource base of every /v1 family
+    "openapi": {"common"},  # refs, envelopes and error answers of the document
 }
 FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
     # its own transaction; neither family needs anything of pings.
     "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+    # The one place that lists the /v1 routes puts the families together.
+    "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
 }
 
 

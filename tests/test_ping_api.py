@@ -16,7 +16,7 @@ import webtest
 from pingd.domain import Check
 from pingd.domain import Ping
 from pingd.service import Service
-from pingd.store import channels as store_module
+from pingd.store import channels as channels_queries
 from pingd.writer.store import Store
 
 CACHE_CONTROL = "no-cache, no-store, must-revalidate, max-age=0"
@@ -474,7 +474,7 @@ def add_channel(store: Store, service: Service, name: str) -> int:
     """Create a notification channel directly in the database; return its id."""
     project_id = service.project().id
     channel = store.write(
-        lambda conn: store_module.insert_channel(
+        lambda conn: channels_queries.insert_channel(
             conn, project_id, "webhook", name, {"url": "http://example.invalid/"}, service.now()
         )
     )

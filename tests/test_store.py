@@ -22,7 +22,7 @@ from pingd.app import open_store
 from pingd.config import default_config
 from pingd.service import Service
 from pingd.service.pings import PingRequest
-from pingd.store import checks as store_module
+from pingd.store import checks as checks_queries
 from pingd.store.times import from_db_time
 from pingd.store.times import to_db_time
 from pingd.writer.connection import padded_chunks
@@ -102,9 +102,9 @@ def test_it_forgets_what_a_failed_group_wrote(service: Service, store: Store) ->
     service.record_ping(_request(uuid=check.uuid))
 
     def fails_after_a_staged_write(conn: sqlite3.Connection) -> None:
-        remembered = store_module.get_check_by_uuid(conn, check.uuid)
+        remembered = checks_queries.get_check_by_uuid(conn, check.uuid)
         assert remembered is not None
-        store_module.update_check_state(
+        checks_queries.update_check_state(
             conn, type(remembered)(**{**_fields(remembered), "n_pings": 99})
         )
         raise RuntimeError("boom")
