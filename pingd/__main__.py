@@ -1,3 +1,3 @@
-from pingd.cli import main
+from pingd.cli.main import main
 
 raise SystemExit(main())

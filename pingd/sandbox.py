@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pingd import domain
 from pingd import migrate
-from pingd.domain import Channel
+from pingd.domain.alerts import Channel
+from pingd.domain.checks import down_after
 from pingd.errors import PingdError
 from pingd.service import Service
 from pingd.service.core import Clock
@@ -54,7 +54,7 @@ def _seed(service: Service, sandbox: Store, clock: Clock) -> None:
             n_pings=0 if last_ping is None else 1,
             last_start=now - timedelta(seconds=120) if state == "started" else None,
         )
-        seeded = dataclasses.replace(seeded, alert_after=domain.down_after(seeded))
+        seeded = dataclasses.replace(seeded, alert_after=down_after(seeded))
         sandbox.write(functools.partial(check_queries.update_check, check=seeded))
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from pingd.domain import Delivery
+from pingd.domain.alerts import Delivery
 from pingd.errors import is_storage_full
 from pingd.service import Service
 

@@ -29,7 +29,7 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import Config
 from pingd.config import default_config
-from pingd.domain import Check
+from pingd.domain.checks import Check
 from pingd.service import Service
 from pingd.writer.store import Store
 

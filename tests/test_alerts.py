@@ -35,11 +35,11 @@ from pingd.app import create_app
 from pingd.app import make_notifier
 from pingd.app import make_service
 from pingd.app import open_store
-from pingd.cli import main
+from pingd.cli.main import main
 from pingd.config import Config
 from pingd.config import default_config
-from pingd.domain import Channel
-from pingd.domain import Check
+from pingd.domain.alerts import Channel
+from pingd.domain.checks import Check
 from pingd.errors import CheckNotPaused
 from pingd.errors import InvalidInput
 from pingd.service import Service

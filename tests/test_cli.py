@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pingd import __version__
-from pingd.cli import main
+from pingd.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = REPO / ".venv" / "bin" / "pingd"

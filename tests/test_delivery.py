@@ -37,12 +37,13 @@ from receivers import Request
 from receivers import SmtpReceiver
 from receivers import http_receiver
 
-from pingd import domain
 from pingd.app import create_app
-from pingd.cli import main
+from pingd.cli.main import main
 from pingd.config import Config
 from pingd.config import default_config
-from pingd.domain import Check
+from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
+from pingd.domain.alerts import retry_delay
+from pingd.domain.checks import Check
 from pingd.errors import InvalidInput
 from pingd.notify import base
 from pingd.notify import email as email_kind
@@ -488,8 +489,8 @@ def test_it_sends_a_get_webhook_without_a_body_and_skips_a_status_without_url(
 
 
 def test_it_retries_with_exponential_back_off_the_first_retry_within_10_seconds() -> None:
-    delays = [domain.retry_delay(n) for n in range(1, domain.DELIVERY_MAX_ATTEMPTS)]
-    assert domain.DELIVERY_MAX_ATTEMPTS >= 5
+    delays = [retry_delay(n) for n in range(1, DELIVERY_MAX_ATTEMPTS)]
+    assert DELIVERY_MAX_ATTEMPTS >= 5
     assert timedelta(0) < delays[0] <= timedelta(seconds=10)
     assert all(later == 2 * earlier for earlier, later in zip(delays, delays[1:], strict=False))
 
@@ -514,7 +515,7 @@ def test_it_delivers_on_the_third_attempt_after_two_failures_and_records_each(
 
     first = svc.deliver(svc.due_deliveries()[0])
     assert (first.ok, first.error) == (False, "127.0.0.1 answered HTTP 500")
-    retry_at = queued_at + domain.retry_delay(1)
+    retry_at = queued_at + retry_delay(1)
     row = delivery_row(config, channel.id)
     assert (row["state"], row["attempts"], db_time(row["next_attempt"])) == (
         "pending", 1, retry_at
@@ -527,7 +528,7 @@ def test_it_delivers_on_the_third_attempt_after_two_failures_and_records_each(
     assert svc.due_deliveries() == []
     clock.now = retry_at
     assert [o.ok for o in deliver_due(svc)] == [False]
-    second_retry_at = retry_at + domain.retry_delay(2)
+    second_retry_at = retry_at + retry_delay(2)
     assert db_time(delivery_row(config, channel.id)["next_attempt"]) == second_retry_at
 
     clock.now = second_retry_at
@@ -595,7 +596,7 @@ def test_it_times_out_a_hanging_channel_without_delaying_another(
         assert (row["state"], row["last_error"]) == (
             "pending", f"127.0.0.1 did not answer within {SEND_TIMEOUT:g} s"
         )  # fmt: skip
-        assert db_time(row["next_attempt"]) == clock.now + domain.retry_delay(1)
+        assert db_time(row["next_attempt"]) == clock.now + retry_delay(1)
         [(_, ok, _, duration_ms)] = attempts(config, row["id"])
         assert not ok
         assert SEND_TIMEOUT * 1000 - 50 <= duration_ms < SEND_TIMEOUT * 1000 + 2000
@@ -619,24 +620,24 @@ def test_it_gives_up_on_an_always_failing_channel_after_the_last_attempt(
     ping(svc, check, "fail")
 
     times = []
-    for attempt in range(1, domain.DELIVERY_MAX_ATTEMPTS + 1):
+    for attempt in range(1, DELIVERY_MAX_ATTEMPTS + 1):
         due = svc.due_deliveries()
         assert [d.channel_id for d in due] == ([bad.id, good.id] if attempt == 1 else [bad.id])
         times.append(clock.now)
         deliver_due(svc)
-        clock.advance(seconds=domain.retry_delay(attempt).total_seconds())
+        clock.advance(seconds=retry_delay(attempt).total_seconds())
 
     row = delivery_row(config, bad.id)
     assert (row["state"], row["attempts"], row["next_attempt"], row["last_error"]) == (
-        "failed", domain.DELIVERY_MAX_ATTEMPTS, None, "127.0.0.1 answered HTTP 503"
+        "failed", DELIVERY_MAX_ATTEMPTS, None, "127.0.0.1 answered HTTP 503"
     )  # fmt: skip
     recorded = attempts(config, row["id"])
     assert [when for when, _, _, _ in recorded] == times
     assert all(not ok for _, ok, _, _ in recorded)
-    assert len(failing.requests) == domain.DELIVERY_MAX_ATTEMPTS
+    assert len(failing.requests) == DELIVERY_MAX_ATTEMPTS
     clock.advance(days=30)
     assert svc.due_deliveries() == []
-    assert len(failing.requests) == domain.DELIVERY_MAX_ATTEMPTS
+    assert len(failing.requests) == DELIVERY_MAX_ATTEMPTS
 
     good_row = delivery_row(config, good.id)
     assert (good_row["state"], good_row["attempts"]) == ("sent", 1)

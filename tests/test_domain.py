@@ -16,17 +16,17 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from pingd.domain import Check
-from pingd.domain import Flip
-from pingd.domain import Ping
-from pingd.domain import apply_ping
-from pingd.domain import decide_kind
-from pingd.domain import down_after
-from pingd.domain import format_duration
-from pingd.domain import next_expected_ping
-from pingd.domain import parse_duration
-from pingd.domain import slugify
-from pingd.domain import status_at
+from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
+from pingd.domain.checks import Ping
+from pingd.domain.checks import apply_ping
+from pingd.domain.checks import decide_kind
+from pingd.domain.checks import down_after
+from pingd.domain.checks import format_duration
+from pingd.domain.checks import next_expected_ping
+from pingd.domain.checks import parse_duration
+from pingd.domain.checks import slugify
+from pingd.domain.checks import status_at
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)  # a Monday
 US = timedelta(microseconds=1)

@@ -6,7 +6,7 @@
   answering pings.
 - Slowloris: 200 connections that trickle a partial request do not starve a
   normal client (waitress reads requests in its event loop; ``connection_limit``
-  1000, ``channel_timeout`` 30 s; see ``pingd.cli.waitress_options``).
+  1000, ``channel_timeout`` 30 s; see ``pingd.cli.serve.waitress_options``).
 - A burst of 1,000 concurrent connections is served or refused cleanly, and every
   ping answered ``200 OK`` is in the database (SPEC §1.4).
 - ``server.max_request_body`` is enforced for pings (SPEC §1.2: 413) and for the

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import webtest
 
-from pingd.domain import Check
-from pingd.domain import Ping
+from pingd.domain.checks import Check
+from pingd.domain.checks import Ping
 from pingd.service import Service
 from pingd.store import channels as channels_queries
 from pingd.writer.store import Store

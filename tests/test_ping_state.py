@@ -24,7 +24,7 @@ from pingd.app import create_app
 from pingd.app import make_service
 from pingd.app import open_store
 from pingd.config import default_config
-from pingd.domain import Check
+from pingd.domain.checks import Check
 from pingd.service import Service
 
 RID = "684e2e73-017e-465f-8149-d70b7c5aaa49"

@@ -19,7 +19,7 @@ from pingd.api.common import format_time
 from pingd.api.common import ok
 from pingd.api.common import read_json
 from pingd.api.common import service_of
-from pingd.domain import Channel
+from pingd.domain.alerts import Channel
 from pingd.errors import ChannelNotFound
 from pingd.errors import InvalidInput
 from pingd.service import Service

@@ -15,7 +15,6 @@ from typing import Any
 
 import falcon
 
-from pingd import domain
 from pingd.api.common import API_PREFIX
 from pingd.api.common import ID_PATTERN
 from pingd.api.common import READ
@@ -25,9 +24,13 @@ from pingd.api.common import format_time
 from pingd.api.common import ok
 from pingd.api.common import read_json
 from pingd.api.common import service_of
-from pingd.domain import Check
-from pingd.domain import Flip
-from pingd.domain import Ping
+from pingd.domain.check_input import UNIQUE_FIELDS
+from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
+from pingd.domain.checks import Ping
+from pingd.domain.checks import next_expected_ping
+from pingd.domain.checks import pair_durations
+from pingd.domain.checks import status_at
 from pingd.errors import CheckNotFound
 from pingd.errors import InvalidInput
 from pingd.errors import NotFound
@@ -49,7 +52,7 @@ class CheckSerializer:
             "slug": check.slug,
             "tags": check.tags,
             "desc": check.desc,
-            "status": domain.status_at(check, now),
+            "status": status_at(check, now),
             "started": check.last_start is not None,
         }
         if check.is_cron:
@@ -61,9 +64,7 @@ class CheckSerializer:
             grace=check.grace,
             n_pings=check.n_pings,
             last_ping=format_time(check.last_ping),
-            next_ping=None
-            if check.status == "paused"
-            else format_time(domain.next_expected_ping(check)),
+            next_ping=None if check.status == "paused" else format_time(next_expected_ping(check)),
             last_duration=duration,
             manual_resume=check.manual_resume,
             methods=check.methods,
@@ -149,9 +150,9 @@ class ChecksResource(_CheckResource):
         data = read_json(req)
         unique = data.pop("unique", [])
         if not isinstance(unique, list) or not all(
-            isinstance(name, str) and name in domain.UNIQUE_FIELDS for name in unique
+            isinstance(name, str) and name in UNIQUE_FIELDS for name in unique
         ):
-            raise InvalidInput({"unique": f"must be a list of {', '.join(domain.UNIQUE_FIELDS)}"})
+            raise InvalidInput({"unique": f"must be a list of {', '.join(UNIQUE_FIELDS)}"})
         check, created = service_of(req).upsert_check(data, unique)
         ok(req, resp, self._check_json(req, check), 201 if created else 200)
 
@@ -196,7 +197,7 @@ class PingsResource(_CheckResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, check_uuid: str) -> None:
         check = _find(req, check_uuid)
         pings = service_of(req).list_pings(check.id)
-        durations = domain.pair_durations(pings)
+        durations = pair_durations(pings)
         data = [self._serialize.ping(check, ping, durations.get(ping.n)) for ping in pings]
         ok(req, resp, data)
 

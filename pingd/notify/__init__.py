@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from pingd.config import SmtpConfig
-from pingd.domain import Channel
+from pingd.domain.alerts import Channel
 from pingd.errors import InvalidInput
 from pingd.notify import apprise
 from pingd.notify import discord

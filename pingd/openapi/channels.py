@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pingd.domain import CHANNEL_KINDS
-from pingd.domain import MAX_NAME_LENGTH
+from pingd.domain.alerts import CHANNEL_KINDS
+from pingd.domain.checks import MAX_NAME_LENGTH
 from pingd.openapi.common import TIME
 from pingd.openapi.common import answer
 from pingd.openapi.common import envelope

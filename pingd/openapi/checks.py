@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pingd.domain import MAX_NAME_LENGTH
-from pingd.domain import MAX_PERIOD_SECONDS
-from pingd.domain import MAX_TEXT_LENGTH
-from pingd.domain import MIN_PERIOD_SECONDS
-from pingd.domain import UNIQUE_FIELDS
+from pingd.domain.check_input import MAX_TEXT_LENGTH
+from pingd.domain.check_input import UNIQUE_FIELDS
+from pingd.domain.checks import MAX_NAME_LENGTH
+from pingd.domain.checks import MAX_PERIOD_SECONDS
+from pingd.domain.checks import MIN_PERIOD_SECONDS
 from pingd.openapi.common import TIME
 from pingd.openapi.common import answer
 from pingd.openapi.common import envelope

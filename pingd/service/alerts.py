@@ -15,11 +15,17 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from pingd import domain
-from pingd.domain import Check
-from pingd.domain import Delivery
-from pingd.domain import Flip
-from pingd.domain import Ping
+from pingd.domain.alerts import DELIVERY_HISTORY_DAYS
+from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
+from pingd.domain.alerts import FLIP_HISTORY_DAYS
+from pingd.domain.alerts import Delivery
+from pingd.domain.alerts import alert_event
+from pingd.domain.alerts import notifies
+from pingd.domain.alerts import retry_delay
+from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
+from pingd.domain.checks import Ping
+from pingd.domain.checks import overdue_flip
 from pingd.service.core import DeliveryOutcome
 from pingd.service.core import ServiceCore
 from pingd.store import channels as channels_db
@@ -40,7 +46,7 @@ class AlertsService(ServiceCore):
             now = self._clock()
             flipped = 0
             for check in checks_db.list_overdue_checks(conn, now):
-                flip = domain.overdue_flip(check, now)
+                flip = overdue_flip(check, now)
                 if flip is None:
                     continue
                 down = dataclasses.replace(check, status="down", alert_after=None)
@@ -62,8 +68,8 @@ class AlertsService(ServiceCore):
         return self._store.write(
             lambda conn: database.prune_history(
                 conn,
-                now - timedelta(days=domain.FLIP_HISTORY_DAYS),
-                now - timedelta(days=domain.DELIVERY_HISTORY_DAYS),
+                now - timedelta(days=FLIP_HISTORY_DAYS),
+                now - timedelta(days=DELIVERY_HISTORY_DAYS),
             )
         )
 
@@ -117,10 +123,10 @@ class AlertsService(ServiceCore):
         attempts = delivery.attempts + 1
         if outcome.ok:
             state, next_attempt = "sent", None
-        elif attempts >= domain.DELIVERY_MAX_ATTEMPTS:
+        elif attempts >= DELIVERY_MAX_ATTEMPTS:
             state, next_attempt = "failed", None
         else:
-            state, next_attempt = "pending", now + domain.retry_delay(attempts)
+            state, next_attempt = "pending", now + retry_delay(attempts)
         return deliveries_db.record_delivery_attempt(
             conn, delivery, ok=outcome.ok, error=outcome.error,
             duration_ms=outcome.duration_ms, now=now, state=state, next_attempt=next_attempt,
@@ -148,10 +154,10 @@ def queue_alerts(
     """Queue one delivery per attached channel for every flip that notifies."""
     channel_ids: list[int] | None = None
     for flip in flips:
-        if not domain.notifies(flip):
+        if not notifies(flip):
             continue
         if channel_ids is None:
             channel_ids = channels_db.get_check_channel_ids(conn, check.id)
-        event = domain.alert_event(check, flip, last_ping)
+        event = alert_event(check, flip, last_ping)
         for channel_id in channel_ids:
             deliveries_db.insert_delivery(conn, channel_id, event, now)

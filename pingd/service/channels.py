@@ -12,8 +12,9 @@ import sqlite3
 from datetime import UTC
 from typing import Any
 
-from pingd import domain
-from pingd.domain import Channel
+from pingd.domain.alerts import CHANNEL_KINDS
+from pingd.domain.alerts import Channel
+from pingd.domain.checks import MAX_NAME_LENGTH
 from pingd.errors import ChannelNotFound
 from pingd.errors import InvalidInput
 from pingd.errors import PingdError
@@ -35,10 +36,10 @@ class ChannelsService(ServiceCore):
         self, kind: str, name: str, settings: dict[str, Any], *, attach_all: bool = False
     ) -> Channel:
         """Create a notification channel; optionally make every check alert it."""
-        if kind not in domain.CHANNEL_KINDS:
-            raise InvalidInput({"kind": f"must be one of {', '.join(domain.CHANNEL_KINDS)}"})
-        if len(name) > domain.MAX_NAME_LENGTH:
-            raise InvalidInput({"name": f"is too long (maximum {domain.MAX_NAME_LENGTH})"})
+        if kind not in CHANNEL_KINDS:
+            raise InvalidInput({"kind": f"must be one of {', '.join(CHANNEL_KINDS)}"})
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidInput({"name": f"is too long (maximum {MAX_NAME_LENGTH})"})
         cleaned = self._require_notifier().validate(kind, settings)
         project = self.project()
 
@@ -68,8 +69,8 @@ class ChannelsService(ServiceCore):
         self, channel_id: int, *, name: str | None = None, settings: dict[str, Any] | None = None
     ) -> Channel:
         """Rename a channel and/or change the given settings (others are kept)."""
-        if name is not None and len(name) > domain.MAX_NAME_LENGTH:
-            raise InvalidInput({"name": f"is too long (maximum {domain.MAX_NAME_LENGTH})"})
+        if name is not None and len(name) > MAX_NAME_LENGTH:
+            raise InvalidInput({"name": f"is too long (maximum {MAX_NAME_LENGTH})"})
         current = self.get_channel(channel_id)
         merged = current.settings if settings is None else {**current.settings, **settings}
         cleaned = self._require_notifier().validate(current.kind, merged)

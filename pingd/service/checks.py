@@ -15,9 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pingd import domain
-from pingd.domain import Check
-from pingd.domain import Flip
+from pingd.domain.check_input import normalize_check_input
+from pingd.domain.check_input import validate_check_input
+from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
+from pingd.domain.checks import down_after
+from pingd.domain.checks import slugify
+from pingd.domain.checks import status_at
 from pingd.errors import AmbiguousSlug
 from pingd.errors import CheckNotFound
 from pingd.errors import CheckNotPaused
@@ -125,7 +129,7 @@ class ChecksService(ServiceCore):
             for check in checks
             if set(tags) <= set(check.tags.split())
             and (slug is None or check.slug == slug)
-            and (status is None or domain.status_at(check, now) == status)
+            and (status is None or status_at(check, now) == status)
         ]
 
     def get_check(self, uuid: str) -> Check:
@@ -211,14 +215,14 @@ def new_check(project_id: int, name: str, now: datetime) -> Check:
     """Return a new check of a project with the default settings (its id is 0 until stored)."""
     return Check(
         id=0, project_id=project_id, uuid=str(uuidlib.uuid4()), name=name,
-        slug=domain.slugify(name), created=now,
+        slug=slugify(name), created=now,
     )  # fmt: skip
 
 
 def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     """Return the fields normalised, or raise InvalidInput naming every problem."""
-    fields = domain.normalize_check_input(fields)
-    problems = domain.validate_check_input(fields)
+    fields = normalize_check_input(fields)
+    problems = validate_check_input(fields)
     if problems:
         raise InvalidInput(problems)
     return fields
@@ -228,8 +232,8 @@ def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
     """Return the check with validated fields applied and derived fields recomputed."""
     updated = dataclasses.replace(check, **fields)
     if "name" in fields:
-        updated = dataclasses.replace(updated, slug=domain.slugify(fields["name"]))
+        updated = dataclasses.replace(updated, slug=slugify(fields["name"]))
     if "timeout" in fields:
         # Setting a period makes the check a simple one again.
         updated = dataclasses.replace(updated, schedule="")
-    return dataclasses.replace(updated, alert_after=domain.down_after(updated))
+    return dataclasses.replace(updated, alert_after=down_after(updated))

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from typing import Protocol
 
-from pingd.domain import Channel
+from pingd.domain.alerts import Channel
 from pingd.errors import NotFound
 from pingd.store import database
 from pingd.store import projects as projects_db

@@ -14,10 +14,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pingd import domain
-from pingd.domain import Check
-from pingd.domain import Flip
-from pingd.domain import Ping
+from pingd.domain.alerts import notifies
+from pingd.domain.checks import MAX_UA_LENGTH
+from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
+from pingd.domain.checks import Ping
+from pingd.domain.checks import apply_ping
+from pingd.domain.checks import decide_kind
 from pingd.errors import AmbiguousSlug
 from pingd.errors import NotFound
 from pingd.errors import PingdError
@@ -87,7 +90,7 @@ class PingsService(ServiceCore):
 
     def _after_ping(self, result: PingResult) -> None:
         """What follows a committed ping: waking the alert loop if it flipped."""
-        if any(domain.notifies(flip) for flip in result.flips):
+        if any(notifies(flip) for flip in result.flips):
             self.alerts_queued.set()
 
     def get_ping_body(self, check_id: int, n: int) -> bytes:
@@ -139,16 +142,14 @@ class PingsService(ServiceCore):
         if request.deferred_error is not None:
             raise request.deferred_error
         now = self._clock()
-        kind = domain.decide_kind(
-            check, request.action, request.exit_status, request.method, request.body
-        )
+        kind = decide_kind(check, request.action, request.exit_status, request.method, request.body)
         ping = Ping(
             check_id=check.id, n=check.n_pings + 1, created=now, kind=kind,
             exit_status=request.exit_status, rid=request.rid, scheme=request.scheme,
             method=request.method, remote_addr=request.remote_addr,
-            ua=request.ua[: domain.MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
+            ua=request.ua[: MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
         )  # fmt: skip
-        outcome = domain.apply_ping(check, ping, now)
+        outcome = apply_ping(check, ping, now)
         checks_db.update_check_state(conn, outcome.check)
         pings_db.store_ping(conn, ping, self._ping_log_limit)
         if ping.n > self._ping_log_limit:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from typing import cast
 
-from pingd.domain import Check
+from pingd.domain.checks import Check
 from pingd.store.staging import many_rows
 from pingd.store.staging import staged_write
 from pingd.store.times import from_db_time

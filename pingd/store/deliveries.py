@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from pingd.domain import Delivery
+from pingd.domain.alerts import Delivery
 from pingd.store.times import from_db_time
 from pingd.store.times import to_db_time
 

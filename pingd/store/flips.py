@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from pingd.domain import Flip
+from pingd.domain.checks import Flip
 from pingd.store.times import from_db_time
 from pingd.store.times import to_db_time
 

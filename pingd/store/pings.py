@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from pingd.domain import Ping
+from pingd.domain.checks import Ping
 from pingd.store.staging import many_rows
 from pingd.store.staging import staged_write
 from pingd.store.times import from_db_time

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pingd.domain import Check
+from pingd.domain.checks import Check
 
 Rows = list[tuple[Any, ...]]
 Flusher = Callable[[sqlite3.Connection, Rows], None]

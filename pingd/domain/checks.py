@@ -1,8 +1,9 @@
-"""The functional core: checks, pings and flips, and every decision about them.
+"""The functional core's checks, with their pings and flips, and every decision about them.
 
 Everything here is a pure function of its arguments and an explicit ``now``;
 nothing knows that Falcon or SQLite exist. The service layer loads state,
-calls these functions and stores what they return.
+calls these functions and stores what they return. The other modules of
+``pingd.domain`` (management input, alerts) build on this one.
 """
 
 from __future__ import annotations
@@ -324,66 +325,6 @@ def overdue_flip(check: Check, now: datetime) -> Flip | None:
     return _flip(check, "down", check.alert_after, "timeout")
 
 
-# -- management input ---------------------------------------------------------
-
-_STRING_FIELDS = ("name", "tags", "desc", "schedule", "tz", "methods", "success_kw",
-                  "failure_kw", "start_kw")  # fmt: skip
-_INT_FIELDS = ("timeout", "grace")
-_BOOL_FIELDS = ("manual_resume", "filter_body", "filter_default_fail")
-UNIQUE_FIELDS = ("name", "slug", "tags", "timeout", "grace")
-MAX_TEXT_LENGTH = 10000
-
-
-def _type_problem(field: str, value: Any) -> str | None:
-    if value is None:
-        return "must not be null"
-    if field in _STRING_FIELDS and not isinstance(value, str):
-        return "must be a string"
-    if field in _INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
-        return "must be an integer number of seconds"
-    if field in _BOOL_FIELDS and not isinstance(value, bool):
-        return "must be true or false"
-    if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
-        return f"is too long (maximum {MAX_TEXT_LENGTH} characters)"
-    return None
-
-
-def normalize_check_input(data: dict[str, Any]) -> dict[str, Any]:
-    """Return check input with whole-number floats (3600.0) as ints, as JSON Schema allows."""
-    return {
-        field: int(value)
-        if field in _INT_FIELDS and isinstance(value, float) and value.is_integer()
-        else value
-        for field, value in data.items()
-    }
-
-
-def validate_check_input(data: dict[str, Any]) -> dict[str, str]:
-    """Return per-field problems with check fields from the API (types, ranges, values)."""
-    known = (*_STRING_FIELDS, *_INT_FIELDS, *_BOOL_FIELDS)
-    problems: dict[str, str] = {}
-    for field, value in data.items():
-        if field not in known:
-            problems[field] = "unknown field"
-        elif (problem := _type_problem(field, value)) is not None:
-            problems[field] = problem
-    if problems:
-        return problems
-    if "name" in data:
-        problems |= validate_name(data["name"])
-    for period in _INT_FIELDS:
-        if period in data:
-            problems |= validate_period(period, data[period])
-    if "methods" in data and data["methods"] not in ("", "POST"):
-        problems["methods"] = 'must be "" or "POST"'
-    if "schedule" in data or "tz" in data:
-        schedule = data.get("schedule", "* * * * *")
-        problems |= validate_schedule(schedule, data.get("tz", "UTC"))
-    if "schedule" in data and "timeout" in data:
-        problems["timeout"] = "give either timeout (a simple check) or schedule (a cron check)"
-    return problems
-
-
 def pair_durations(pings: list[Ping]) -> dict[int, float]:
     """Return the run duration of each success or fail ping that closes a start."""
     open_starts: dict[str | None, datetime] = {}
@@ -394,71 +335,3 @@ def pair_durations(pings: list[Ping]) -> dict[int, float]:
         elif ping.kind in ("success", "fail") and ping.rid in open_starts:
             durations[ping.n] = max(0.0, (ping.created - open_starts.pop(ping.rid)).total_seconds())
     return durations
-
-
-# -- alerts -------------------------------------------------------------------
-
-CHANNEL_KINDS = ("webhook", "email", "ntfy", "gotify", "discord", "slack", "telegram",
-                 "pushover", "matrix", "apprise")  # fmt: skip
-ALERT_BODY_TAIL_CHARS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    id: int
-    project_id: int
-    kind: str
-    name: str
-    settings: dict[str, Any]
-    created: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    channel_id: int
-    event: dict[str, Any]
-    state: str
-    attempts: int
-    next_attempt: datetime | None
-    last_error: str
-    created: datetime
-
-
-def notifies(flip: Flip) -> bool:
-    """Tell whether a status change alerts anyone: going down, or coming back up."""
-    return flip.new_status == "down" or (flip.old_status == "down" and flip.new_status == "up")
-
-
-def alert_event(check: Check, flip: Flip, last_ping: Ping | None) -> dict[str, Any]:
-    """Snapshot what an alert needs to say, so it survives the check's deletion."""
-    body = b"" if last_ping is None else last_ping.body
-    return {
-        "uuid": check.uuid,
-        "name": check.name,
-        "slug": check.slug,
-        "tags": check.tags,
-        "desc": check.desc,
-        "status": flip.new_status,
-        "old_status": flip.old_status,
-        "reason": flip.reason,
-        "exit_status": None if last_ping is None else last_ping.exit_status,
-        "time": flip.created.astimezone(UTC).replace(microsecond=0).isoformat(),
-        "last_ping": None
-        if check.last_ping is None
-        else check.last_ping.astimezone(UTC).replace(microsecond=0).isoformat(),
-        "body": body.decode("utf-8", errors="replace")[-ALERT_BODY_TAIL_CHARS:],
-    }
-
-
-FLIP_HISTORY_DAYS = 90
-DELIVERY_HISTORY_DAYS = 30
-DELIVERY_MAX_ATTEMPTS = 8
-DELIVERY_FIRST_RETRY_SECONDS = 5
-DELIVERY_MAX_DELAY_SECONDS = 3600
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Return how long to wait after the given number of failed attempts (5 s, 10 s, …)."""
-    seconds = DELIVERY_FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1)
-    return timedelta(seconds=min(seconds, DELIVERY_MAX_DELAY_SECONDS))
