@@ -129,6 +129,32 @@ CREATE TABLE delivery_attempts (
 
 CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
 
+-- Signed-in browsers (the dashboard) and one-time sign-in links, by the
+-- SHA-256 of their tokens; revoking the API key they belong to ends them.
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    api_key_id INTEGER NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,    -- SHA-256 of the cookie's token, hex
+    created TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires TEXT NOT NULL,              -- last_seen + the idle limit
+    user_agent TEXT NOT NULL,
+    remote_addr TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX sessions_api_key ON sessions (api_key_id);
+
+CREATE TABLE login_links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    api_key_id INTEGER NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,    -- SHA-256 of the link's token, hex
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    used TEXT                           -- set by the one sign-in it allows
+) STRICT;
+
+CREATE INDEX login_links_api_key ON login_links (api_key_id);
+
 -- Which pingd last created or migrated this database, so that an older pingd
 -- that finds a newer schema can say which release made it.
 CREATE TABLE meta (
@@ -139,4 +165,4 @@ CREATE TABLE meta (
 -- Marks the file as pingd's ("ping" in ASCII), for file(1) and for pingd itself.
 PRAGMA application_id = 1885957735;
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

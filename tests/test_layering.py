@@ -82,6 +82,8 @@ FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
     # its own transaction; neither family needs anything of pings.
     "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+    # A browser signs in with an API key, hashed the same way.
+    "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
     "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
     # ``pingd``'s parser gathers the subcommands of every family.

@@ -6,7 +6,8 @@ use case from the injected clock.
 
 The use cases live by family, each a class over the shared ``ServiceCore``
 (``pingd.service.core``): ``keys`` (the project and its API keys),
-``checks``, ``pings``, ``channels`` and ``alerts`` (deliveries). ``Service``
+``checks``, ``pings``, ``channels``, ``alerts`` (deliveries) and ``sessions``
+(signed-in browsers). ``Service``
 is all of them over one store; nothing else is defined or re-exported here.
 """
 
@@ -17,7 +18,10 @@ from pingd.service.channels import ChannelsService
 from pingd.service.checks import ChecksService
 from pingd.service.keys import KeysService
 from pingd.service.pings import PingsService
+from pingd.service.sessions import SessionsService
 
 
-class Service(KeysService, ChecksService, PingsService, ChannelsService, AlertsService):
+class Service(
+    KeysService, ChecksService, PingsService, ChannelsService, AlertsService, SessionsService
+):
     """pingd's use cases over one store, clock and set of limits."""
