@@ -25,6 +25,7 @@ from pingd.api.middleware import is_api_path
 from pingd.api.routes import add_api_routes
 from pingd.clock import utc_now
 from pingd.config import Config
+from pingd.dashboard.routes import add_dashboard_routes
 from pingd.errors import BadRequest
 from pingd.errors import MethodNotAllowed
 from pingd.errors import NotFound
@@ -124,7 +125,7 @@ def _render(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
     else:
         render_ping_error(resp, ex)
         if not PING_PREFIX.match(req.path):
-            resp.headers.pop("access-control-allow-origin", None)
+            resp.delete_header("Access-Control-Allow-Origin")
 
 
 def _from_http_error(ex: falcon.HTTPError) -> PingdError:
@@ -215,6 +216,7 @@ def create_app(
     app.resp_options.secure_cookies_by_default = False
     app.add_sink(ping_router or make_ping_router(config, service), PING_PREFIX)
     add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
+    add_dashboard_routes(app, service, config.server.base_url, monotonic)
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(PingdError, _handle_pingd_error)

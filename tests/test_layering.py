@@ -45,10 +45,12 @@ ALLOWED: dict[str, set[str]] = {
     "ping_routes": {"service", "errors", "domain"},
     "api": {"service", "errors", "domain", "ratelimit"},
     "openapi": {"domain"},  # the API's document, built from the domain's limits
+    # The dashboard's pages, beside the API over the same service.
+    "dashboard": {"service", "errors", "domain", "ratelimit"},
     # Developer mode builds its own stores and services, as app.py does.
     "sandbox": {"domain", "store", "writer", "migrate", "service", "errors"},
-    "app": {"ping_routes", "api", "errors", "service", "writer", "migrate", "config", "domain",
-            "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
+    "app": {"ping_routes", "api", "dashboard", "errors", "service", "writer", "migrate", "config",
+            "domain", "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
     "cli": {"config", "app", "migrate", "service", "store", "writer", "domain", "errors",
@@ -77,6 +79,7 @@ PACKAGE_SHARED: dict[str, set[str]] = {
     "api": {"common"},  # the JSON helpers and the resource base of every /v1 family
     "openapi": {"common"},  # refs, envelopes and error answers of the document
     "cli": {"common"},  # the one-line error, tables and opening the database
+    "dashboard": {"render", "session"},  # the page machinery and who is browsing
 }
 FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
@@ -86,6 +89,7 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
     "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
+    "pingd.dashboard.routes": {"pingd.dashboard.checks", "pingd.dashboard.login"},
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",

@@ -1,4 +1,4 @@
-"""``pingd key create/list/revoke``: API keys."""
+"""``pingd key create/list/revoke``: API keys; ``pingd login-link``: a browser signs in with one."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def cmd_key_revoke(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_login_link(config: Config, args: argparse.Namespace) -> int:
+    store, service = open_service(config)
+    with closing_store(store):
+        token = service.create_login_link(args.prefix)
+    print(f"{config.server.base_url}/login/link?token={token}")
+    return 0
+
+
 def add_parsers(commands: Any) -> None:
     """Add this family's subcommands to ``pingd``'s."""
     key = command_group(commands, "key", "manage API keys")
@@ -52,3 +60,11 @@ def add_parsers(commands: Any) -> None:
     revoke = key.add_parser("revoke", help="delete an API key")
     revoke.add_argument("prefix", metavar="PREFIX", help="the key's prefix, as `key list` shows")
     revoke.set_defaults(handler=cmd_key_revoke)
+    link = commands.add_parser(
+        "login-link", help="print a link that signs a browser in to the dashboard once"
+    )
+    link.add_argument(
+        "prefix", nargs="?", default="", metavar="PREFIX",
+        help="the API key to sign in as, by its prefix (default: the oldest read-write key)",
+    )  # fmt: skip
+    link.set_defaults(handler=cmd_login_link)
