@@ -42,7 +42,7 @@ def test_it_delivers_an_alert_through_apprise_to_a_json_endpoint(tmp_path: Path)
         assert payload["title"] == '"Nightly backup" is DOWN'
         assert "Why: the job reported failure" in payload["message"]
         assert "disk full" in payload["message"]
-        assert f"https://pingd.example.org/v1/checks/{check.uuid}" in payload["message"]
+        assert f"https://pingd.example.org/checks/{check.uuid}" in payload["message"]
         # The channel's settings are a secret: the API and the CLI show them masked.
         assert service.masked_settings(channel)["url"] != url
     finally:

@@ -216,7 +216,7 @@ def expected_text(check: Check, status: str, when: datetime, body: bytes) -> str
             "Tags: db prod",
             "Last output:",
             body.decode(),
-            f"Details: {BASE_URL}/v1/checks/{check.uuid}",
+            f"Details: {BASE_URL}/checks/{check.uuid}",
         ]
     )
 
@@ -249,7 +249,7 @@ class Kind:
 
 
 def _ntfy_extra(down: Request, up: Request, check: Check) -> None:
-    link = f"{BASE_URL}/v1/checks/{check.uuid}"
+    link = f"{BASE_URL}/checks/{check.uuid}"
     assert {k: v for k, v in _json(down).items() if k != "message"} == {
         "topic": "backups", "title": f'"{NAME}" is DOWN', "priority": 4,
         "tags": ["rotating_light"], "click": link,
@@ -273,7 +273,7 @@ def _pushover_extra(down: Request, up: Request, check: Check) -> None:
     form = _form(down)
     assert {k: v for k, v in form.items() if k != "message"} == {
         "token": "app0123456789", "user": "usr0123456789", "title": f'"{NAME}" is DOWN',
-        "priority": "0", "url": f"{BASE_URL}/v1/checks/{check.uuid}",
+        "priority": "0", "url": f"{BASE_URL}/checks/{check.uuid}",
     }  # fmt: skip
 
 

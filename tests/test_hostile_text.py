@@ -115,7 +115,7 @@ def expected_text(check: dict[str, Any], shown_name: str) -> str:
     return "\n".join(
         [f'"{shown_name}" is DOWN', "Why: the job reported failure", f"When: {when}",
          f"Last ping: {when}", f"Tags: {TAGS_SHOWN}", "Last output:", BODY_SHOWN,
-         f"Details: {BASE_URL}/v1/checks/{check['uuid']}"]
+         f"Details: {BASE_URL}/checks/{check['uuid']}"]
     )  # fmt: skip
 
 

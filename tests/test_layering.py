@@ -89,7 +89,11 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
     "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
-    "pingd.dashboard.routes": {"pingd.dashboard.checks", "pingd.dashboard.login"},
+    "pingd.dashboard.routes": {
+        "pingd.dashboard.checks",
+        "pingd.dashboard.check",
+        "pingd.dashboard.login",
+    },
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",

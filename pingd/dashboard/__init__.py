@@ -5,6 +5,6 @@
 - ``session``: the session cookie, sign-in rate limits and the checks that
   refuse a forged POST (a form token and the request's origin);
 - ``login``: signing in with an API key or a one-time link, and out;
-- ``checks``: the checks page;
+- ``checks``: the checks page; ``check``: one check, where alerts link;
 - ``routes``: the one place that lists the dashboard's routes.
 """

@@ -5,33 +5,21 @@ A visitor who is not signed in is sent to ``/login`` and back here after.
 
 from __future__ import annotations
 
-import urllib.parse
 from datetime import datetime
 
 import falcon
 
-from pingd.dashboard.render import redirect
+from pingd.dashboard.render import STATUS_ORDER
+from pingd.dashboard.render import STATUS_SYMBOLS
 from pingd.dashboard.render import render_page
+from pingd.dashboard.render import when
 from pingd.dashboard.session import Sessions
+from pingd.dashboard.session import sign_in_first
 from pingd.domain.checks import Check
 from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
 from pingd.domain.checks import status_at
 from pingd.service import Service
-
-# Status as a symbol and a word, never colour alone; down first.
-STATUS_ORDER = ("down", "grace", "started", "new", "up", "paused")
-STATUS_SYMBOLS = {"down": "✕", "grace": "!", "started": "▶", "new": "○", "up": "✓", "paused": "‖"}
-
-
-def sign_in_first(req: falcon.Request, resp: falcon.Response) -> None:
-    """Send the browser to sign in, and back to this page after."""
-    target = req.path + (f"?{req.query_string}" if req.query_string else "")
-    redirect(resp, "/login?" + urllib.parse.urlencode({"next": target}))
-
-
-def _when(value: datetime | None) -> str:
-    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _row(check: Check, now: datetime) -> dict[str, str]:
@@ -44,7 +32,7 @@ def _row(check: Check, now: datetime) -> dict[str, str]:
         "status": status, "symbol": STATUS_SYMBOLS.get(status, "?"), "name": check.name,
         "tags": check.tags, "uuid": check.uuid,
         "schedule": f"{schedule}, grace {format_duration(check.grace)}",
-        "last_ping": _when(check.last_ping), "next_ping": _when(next_expected_ping(check)),
+        "last_ping": when(check.last_ping), "next_ping": when(next_expected_ping(check)),
     }  # fmt: skip
 
 

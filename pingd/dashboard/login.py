@@ -21,7 +21,7 @@ FOREIGN = "This form was sent from another site, so pingd did not act on it."
 
 
 def _refused(resp: falcon.Response, visitor: Visitor | None, message: str, status: str) -> None:
-    render_page(resp, "message.html", status=status, visitor=visitor, title="Not done",
+    render_page(resp, "message.html", http_status=status, visitor=visitor, title="Not done",
                 message=message)  # fmt: skip
 
 
@@ -64,7 +64,7 @@ class LoginResource:
         )
         if signed is None:
             self._sessions.log_failed_login(req, "key")
-            render_page(resp, "login.html", status=falcon.HTTP_403, visitor=None, next=target,
+            render_page(resp, "login.html", http_status=falcon.HTTP_403, visitor=None, next=target,
                         error="That is not an API key of this pingd.")  # fmt: skip
             return
         self._sessions.start(req, resp, signed)

@@ -9,6 +9,7 @@ text; no template marks anything safe.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -25,6 +26,10 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+# Status as a symbol and a word, never colour alone; pages list down checks first.
+STATUS_ORDER = ("down", "grace", "started", "new", "up", "paused")
+STATUS_SYMBOLS = {"down": "✕", "grace": "!", "started": "▶", "new": "○", "up": "✓", "paused": "‖"}
 
 _environment: Any = None
 _lock = threading.Lock()
@@ -45,6 +50,11 @@ def environment() -> Any:
         return _environment
 
 
+def when(value: datetime | None) -> str:
+    """Spell a time for a page: UTC, to the second, or "never"."""
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def set_page_headers(resp: falcon.Response) -> None:
     """Set the security headers every dashboard answer carries."""
     for name, value in PAGE_HEADERS.items():
@@ -52,11 +62,11 @@ def set_page_headers(resp: falcon.Response) -> None:
 
 
 def render_page(
-    resp: falcon.Response, template: str, *, status: str = falcon.HTTP_200, **context: Any
+    resp: falcon.Response, template: str, *, http_status: str = falcon.HTTP_200, **context: Any
 ) -> None:
     """Answer with a page rendered from ``template``."""
     set_page_headers(resp)
-    resp.status = status
+    resp.status = http_status
     resp.content_type = "text/html; charset=utf-8"
     resp.text = environment().get_template(template).render(**context)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from pingd.dashboard.check import CheckPage
 from pingd.dashboard.checks import ChecksPage
 from pingd.dashboard.login import LoginLinkResource
 from pingd.dashboard.login import LoginResource
@@ -15,8 +16,6 @@ from pingd.dashboard.render import StylesheetResource
 from pingd.dashboard.session import Sessions
 from pingd.service import Service
 
-DASHBOARD_PATHS = ("/", "/login", "/login/link", "/logout", "/static/pingd.css")
-
 
 def add_dashboard_routes(
     app: falcon.App[Any, Any], service: Service, base_url: str, monotonic: Callable[[], float]
@@ -24,6 +23,7 @@ def add_dashboard_routes(
     """Mount the dashboard's pages on the app."""
     sessions = Sessions(service, base_url, monotonic=monotonic)
     app.add_route("/", ChecksPage(service, sessions))
+    app.add_route("/checks/{check_uuid}", CheckPage(service, sessions, base_url))
     app.add_route("/login", LoginResource(service, sessions))
     app.add_route("/login/link", LoginLinkResource(service, sessions))
     app.add_route("/logout", LogoutResource(sessions))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import falcon
 
+from pingd.dashboard.render import redirect
 from pingd.ratelimit import RateLimiter
 from pingd.service import Service
 from pingd.service.sessions import SESSION_IDLE_DAYS
@@ -75,6 +76,12 @@ def local_path(target: str | None) -> str:
     ):
         return "/"
     return target
+
+
+def sign_in_first(req: falcon.Request, resp: falcon.Response) -> None:
+    """Send the browser to sign in, and back to the page it asked for after."""
+    target = req.path + (f"?{req.query_string}" if req.query_string else "")
+    redirect(resp, "/login?" + urllib.parse.urlencode({"next": target}))
 
 
 def read_form(req: falcon.Request) -> dict[str, str]:

@@ -159,7 +159,7 @@ def render_message(event: dict[str, Any], base_url: str) -> Message:
     """
     status = str(event["status"])
     title = f'"{one_line(str(event["name"]))}" is {status.upper()}'
-    link = f"{base_url}/v1/checks/{event['uuid']}"
+    link = f"{base_url}/checks/{event['uuid']}"  # the dashboard's check page
     lines = [
         title,
         f"Why: {_reason(event)}",

@@ -1,0 +1,120 @@
+"""The check page, where every alert links (WebTest, real SQLite, fake clock)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import webtest
+from conftest import FakeClock
+
+from pingd.dashboard.render import when
+from pingd.service import Service
+from pingd.service.pings import PingRequest
+
+
+def ping(service: Service, uuid: str, action: str = "success", **fields: Any) -> None:
+    service.record_ping(
+        PingRequest(**{"action": action, "method": "POST", "scheme": "https",
+                       "remote_addr": "198.51.100.4", "ua": "curl/8.5", "body": b"",
+                       "body_size": 0, "uuid": uuid, **fields})
+    )  # fmt: skip
+
+
+@pytest.fixture
+def signed_in(app: webtest.TestApp, service: Service) -> webtest.TestApp:
+    app.post("/login", {"key": service.create_api_key("browser")}, status=303)
+    return app
+
+
+def test_a_stranger_signs_in_first_and_lands_on_the_check(
+    app: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Backup")
+    answer = app.get(f"/checks/{check.uuid}", status=303)
+    assert answer.headers["Location"] == f"/login?next=%2Fchecks%2F{check.uuid}"
+    form = app.get(answer.headers["Location"]).forms[0]
+    form["key"] = service.create_api_key("browser")
+    landed = form.submit(status=303)
+    assert landed.headers["Location"] == f"/checks/{check.uuid}"
+    assert "<h1>Backup</h1>" in app.get(landed.headers["Location"], status=200).text
+
+
+def test_it_says_why_a_check_is_up_and_when_it_goes_down(
+    signed_in: webtest.TestApp, service: Service, make_check: Any, clock: FakeClock
+) -> None:
+    check = make_check("Backup", timeout=3600, grace=600)
+    ping(service, check.uuid)
+    text = signed_in.get(f"/checks/{check.uuid}").text
+    pinged = clock()
+    assert (f"Up: the last ping came {when(pinged)}; the next is due by"
+            f" {when(pinged + timedelta(hours=1))}, and it goes down at"
+            f" {when(pinged + timedelta(minutes=70))}.") in text  # fmt: skip
+    clock.advance(minutes=65)
+    assert "Late: a ping was due at" in signed_in.get(f"/checks/{check.uuid}").text
+    clock.advance(minutes=10)
+    text = signed_in.get(f"/checks/{check.uuid}").text
+    assert "<title>Backup (down) · pingd</title>" in text
+    assert f"Down: the last ping came {when(pinged)}; the next successful ping" in text
+
+
+def test_it_explains_a_new_a_paused_and_a_running_check(
+    signed_in: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Backup")
+    assert "New: no ping has arrived yet" in signed_in.get(f"/checks/{check.uuid}").text
+    ping(service, check.uuid, "start")
+    assert "Running since" in signed_in.get(f"/checks/{check.uuid}").text
+    service.pause_check(check.id)
+    assert "Paused: it sends no alert until" in signed_in.get(f"/checks/{check.uuid}").text
+
+
+def test_it_gives_both_ping_urls_and_lines_for_each_client(
+    signed_in: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Nightly backup")
+    text = signed_in.get(f"/checks/{check.uuid}").text
+    url = f"http://localhost:8000/ping/{check.uuid}"
+    assert f"<code>{url}</code>" in text
+    assert f"http://localhost:8000/ping/{service.project().ping_key}/nightly-backup" in text
+    for line in (
+        f"curl -fsS -m 10 --retry 5 -o /dev/null {url}",
+        f"wget -q -T 10 -t 5 -O /dev/null {url}",
+        f"runitor -uuid {check.uuid}",
+    ):
+        assert line in text  # fmt: skip
+
+
+def test_it_lists_recent_pings_with_durations_and_escaped_outside_text(
+    signed_in: webtest.TestApp, service: Service, make_check: Any, clock: FakeClock
+) -> None:
+    check = make_check("Backup")
+    ping(service, check.uuid, "start", rid="3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+    clock.advance(seconds=90)
+    ping(service, check.uuid, "fail", exit_status=2, rid="3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+         ua='"><img src=x onerror=alert(1)>', body=b"<script>alert(2)</script>\nsecond line",
+         body_size=37)  # fmt: skip
+    text = signed_in.get(f"/checks/{check.uuid}").text
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "second line" not in text  # the first line only
+    row = re.search(r"<tr><td>2</td>.*?</tr>", text, re.S)
+    assert row is not None
+    assert "<td>fail</td><td>2</td>" in row.group(0) and "1m 30s" in row.group(0)
+    assert "POST https from 198.51.100.4" in row.group(0)
+    flips = re.findall(r"<li>[^<]*→[^<]*</li>", text)
+    assert flips == [f"<li>{when(clock())}: new → down (fail)</li>"], flips
+
+
+def test_an_unknown_check_is_a_404_page(signed_in: webtest.TestApp) -> None:
+    page = signed_in.get("/checks/3f2504e0-4f89-41d3-9a0c-0305e82c3301", status=404)
+    assert "No such check" in page.text
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_the_checks_page_links_each_check(signed_in: webtest.TestApp, make_check: Any) -> None:
+    check = make_check("Backup")
+    assert f'<a href="/checks/{check.uuid}">Backup</a>' in signed_in.get("/").text
