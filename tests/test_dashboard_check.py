@@ -101,7 +101,7 @@ def test_it_lists_recent_pings_with_durations_and_escaped_outside_text(
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
     assert "second line" not in text  # the first line only
-    row = re.search(r"<tr><td>2</td>.*?</tr>", text, re.S)
+    row = re.search(r"<tr><td><a href=\"[^\"]+/pings/2\">2</a></td>.*?</tr>", text, re.S)
     assert row is not None
     assert "<td>fail</td><td>2</td>" in row.group(0) and "1m 30s" in row.group(0)
     assert "POST https from 198.51.100.4" in row.group(0)
@@ -118,3 +118,59 @@ def test_an_unknown_check_is_a_404_page(signed_in: webtest.TestApp) -> None:
 def test_the_checks_page_links_each_check(signed_in: webtest.TestApp, make_check: Any) -> None:
     check = make_check("Backup")
     assert f'<a href="/checks/{check.uuid}">Backup</a>' in signed_in.get("/").text
+
+
+def test_one_ping_shows_every_field_and_its_body_as_text(
+    signed_in: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Backup")
+    body = b"<script>alert(3)</script>\nline two\n\xff"
+    ping(service, check.uuid, "fail", exit_status=7, ua="job <x>", body=body, body_size=len(body))
+    page = signed_in.get(f"/checks/{check.uuid}/pings/1", status=200)
+    text = page.text
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;\nline two\n\ufffd</pre>" in text
+    for field in (
+        "<dd>fail</dd>",
+        "<dd>7</dd>",
+        "<dd>job &lt;x&gt;</dd>",
+        "<dd>POST</dd>",
+        "<dd>198.51.100.4</dd>",
+        f"<dd>{len(body)} bytes</dd>",
+    ):
+        assert field in text, field  # fmt: skip
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_the_raw_body_is_a_download_never_a_page(
+    signed_in: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Backup")
+    body = b"<html><script>alert(4)</script></html>\x00\xff"
+    ping(service, check.uuid, body=body, body_size=len(body))
+    raw = signed_in.get(f"/checks/{check.uuid}/pings/1/body", status=200)
+    assert raw.body == body
+    assert raw.content_type == "application/octet-stream"
+    assert raw.headers["Content-Disposition"] == f'attachment; filename="{check.uuid}-1.body"'
+    assert raw.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("n", ["2", "0", "-1", "x", "9" * 40])
+def test_a_ping_it_does_not_keep_is_a_404_page(
+    signed_in: webtest.TestApp, service: Service, make_check: Any, n: str
+) -> None:
+    check = make_check("Backup")
+    ping(service, check.uuid)
+    signed_in.get(f"/checks/{check.uuid}/pings/{n}", status=404)
+    signed_in.get(f"/checks/{check.uuid}/pings/{n}/body", status=404)
+
+
+def test_a_ping_page_and_its_body_need_a_session(
+    app: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check("Backup")
+    ping(service, check.uuid, body=b"secret output", body_size=13)
+    for path in (f"/checks/{check.uuid}/pings/1", f"/checks/{check.uuid}/pings/1/body"):
+        answer = app.get(path, status=303)
+        assert answer.headers["Location"].startswith("/login?next=")
+        assert b"secret" not in answer.body

@@ -92,6 +92,7 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.dashboard.routes": {
         "pingd.dashboard.checks",
         "pingd.dashboard.check",
+        "pingd.dashboard.ping",
         "pingd.dashboard.login",
     },
     # ``pingd``'s parser gathers the subcommands of every family.

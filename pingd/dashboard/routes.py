@@ -12,6 +12,8 @@ from pingd.dashboard.checks import ChecksPage
 from pingd.dashboard.login import LoginLinkResource
 from pingd.dashboard.login import LoginResource
 from pingd.dashboard.login import LogoutResource
+from pingd.dashboard.ping import PingBodyDownload
+from pingd.dashboard.ping import PingPage
 from pingd.dashboard.render import StylesheetResource
 from pingd.dashboard.session import Sessions
 from pingd.service import Service
@@ -24,6 +26,8 @@ def add_dashboard_routes(
     sessions = Sessions(service, base_url, monotonic=monotonic)
     app.add_route("/", ChecksPage(service, sessions))
     app.add_route("/checks/{check_uuid}", CheckPage(service, sessions, base_url))
+    app.add_route("/checks/{check_uuid}/pings/{n}", PingPage(service, sessions))
+    app.add_route("/checks/{check_uuid}/pings/{n}/body", PingBodyDownload(service, sessions))
     app.add_route("/login", LoginResource(service, sessions))
     app.add_route("/login/link", LoginLinkResource(service, sessions))
     app.add_route("/logout", LogoutResource(sessions))
