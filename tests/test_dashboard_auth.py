@@ -105,6 +105,16 @@ def test_sign_in_attempts_are_limited_per_address(app: webtest.TestApp, key: str
     assert "pingd_session=" in other.headers["Set-Cookie"]
 
 
+def test_one_address_cannot_use_up_everyone_elses_attempts(app: webtest.TestApp, key: str) -> None:
+    for _ in range(40):  # twice the overall allowance, all from one address
+        sign_in(app, "pingd_wrong")
+    assert sign_in(app, key).status_int == 429
+    other = app.post(
+        "/login", {KEY_FIELD: key}, extra_environ={"REMOTE_ADDR": "192.0.2.10"}, status="*"
+    )
+    assert other.status_int == 303
+
+
 @pytest.mark.parametrize(
     ("asked", "landed"),
     [

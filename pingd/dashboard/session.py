@@ -128,11 +128,13 @@ class Sessions:
         resp.unset_cookie(COOKIE, path="/", same_site="Lax")
 
     def login_wait(self, req: falcon.Request) -> int:
-        """Take a sign-in attempt; return 0, or the seconds to wait before the next."""
-        return max(
-            self._per_address.acquire(f"login:{req.remote_addr}"),
-            self._overall.acquire("login"),
-        )
+        """Take a sign-in attempt; return 0, or the seconds to wait before the next.
+
+        An attempt its address may not make takes nothing from the overall
+        allowance, so one address cannot lock everyone else out.
+        """
+        wait = self._per_address.acquire(f"login:{req.remote_addr}")
+        return wait or self._overall.acquire("login")
 
     def from_elsewhere(self, req: falcon.Request) -> bool:
         """Tell whether the browser says this request comes from another site."""
