@@ -64,6 +64,11 @@ class AlertLoop:
                 pruned = self._service.prune_history()
                 if pruned:
                     logger.info("alert loop: pruned %d old flips and deliveries", pruned)
+                # Ended sessions and sign-in links are refused when presented;
+                # this only keeps their rows from piling up.
+                ended = self._service.prune_sessions()
+                if ended:
+                    logger.info("alert loop: deleted %d ended sessions and sign-in links", ended)
             except Exception as ex:
                 _log_failure("pruning history", ex)
         try:

@@ -16,6 +16,7 @@ from conftest import FakeClock
 
 from pingd.config import Config
 from pingd.errors import NotFound
+from pingd.scheduler import AlertLoop
 from pingd.service import Service
 from pingd.service.sessions import LOGIN_LINK_MINUTES
 from pingd.service.sessions import SESSION_IDLE_DAYS
@@ -199,3 +200,14 @@ def test_pruning_removes_ended_sessions_and_expired_links(
     assert service.session_for(old.token) is None
     assert service.session_for(fresh.token) is not None
     assert len(db_rows(config, "SELECT id FROM sessions")) == 1
+
+
+def test_the_alert_loop_deletes_ended_sessions_once_an_hour(
+    service: Service, clock: FakeClock, config: Config
+) -> None:
+    old = sign_in(service)
+    clock.advance(days=SESSION_IDLE_DAYS)
+    fresh = sign_in(service)
+    AlertLoop(service, tick_seconds=60).run_once()  # prunes at its first tick
+    assert db_rows(config, "SELECT id FROM sessions") == [(fresh.session.id,)]
+    assert old.session.id != fresh.session.id
