@@ -89,12 +89,19 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
     "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
+    # The one place that lists the dashboard's pages puts them together.
     "pingd.dashboard.routes": {
         "pingd.dashboard.checks",
         "pingd.dashboard.check",
         "pingd.dashboard.ping",
         "pingd.dashboard.login",
+        "pingd.dashboard.actions",
+        "pingd.dashboard.edit",
+        "pingd.dashboard.channels",
+        "pingd.dashboard.tv",
     },
+    # The TV view shows the checks page's view (filters, rows, counts) as tiles.
+    "pingd.dashboard.tv": {"pingd.dashboard.checks"},
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",

@@ -8,6 +8,7 @@ the recent pings (with the first line of each body) and status changes.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import falcon
 
@@ -66,6 +67,12 @@ def client_lines(url: str) -> list[tuple[str, str]]:
     ]
 
 
+def actions_context(service: Service, check: Check) -> dict[str, Any]:
+    """Return what the check page's action bar and channel form need."""
+    return {"channels": service.list_channels(),
+            "chosen": set(service.channel_ids_by_check().get(check.id, []))}  # fmt: skip
+
+
 class CheckPage:
     """``/checks/{uuid}``: one check."""
 
@@ -93,6 +100,7 @@ class CheckPage:
         slug_url = f"{self._base_url}/ping/{self._service.project().ping_key}/{check.slug}"
         render_page(
             resp, "check.html", visitor=visitor, check=check, status=status,
+            notice=self._sessions.take_notice(req, resp), **actions_context(self._service, check),
             symbol=STATUS_SYMBOLS.get(status, "?"), sentence=explain(check, status),
             uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(uuid_url),
             pings=[_ping_row(p, durations.get(p.n)) for p in pings[:RECENT_PINGS]],

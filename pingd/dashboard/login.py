@@ -11,29 +11,23 @@ import falcon
 
 from pingd.dashboard.render import redirect
 from pingd.dashboard.render import render_page
+from pingd.dashboard.session import FOREIGN
 from pingd.dashboard.session import Sessions
-from pingd.dashboard.session import Visitor
 from pingd.dashboard.session import local_path
 from pingd.dashboard.session import read_form
+from pingd.dashboard.session import refuse
 from pingd.service import Service
-
-FOREIGN = "This form was sent from another site, so pingd did not act on it."
-
-
-def _refused(resp: falcon.Response, visitor: Visitor | None, message: str, status: str) -> None:
-    render_page(resp, "message.html", http_status=status, visitor=visitor, title="Not done",
-                message=message)  # fmt: skip
 
 
 def _attempt_allowed(sessions: Sessions, req: falcon.Request, resp: falcon.Response) -> bool:
     """Take a sign-in attempt, or answer why not: from another site, or too many."""
     if sessions.from_elsewhere(req):
-        _refused(resp, None, FOREIGN, falcon.HTTP_403)
+        refuse(resp, None, FOREIGN)
         return False
     wait = sessions.login_wait(req)
     if wait:
         resp.set_header("Retry-After", str(wait))
-        _refused(resp, None, f"Too many sign-in attempts. Try again in {wait} s.", falcon.HTTP_429)
+        refuse(resp, None, f"Too many sign-in attempts. Try again in {wait} s.", falcon.HTTP_429)
         return False
     return True
 
@@ -92,7 +86,7 @@ class LoginLinkResource:
         )
         if signed is None:
             self._sessions.log_failed_login(req, "link")
-            _refused(resp, None, "This sign-in link was used already or has expired. Run"
+            refuse(resp, None, "This sign-in link was used already or has expired. Run"
                      " `pingd login-link` for a new one.", falcon.HTTP_403)  # fmt: skip
             return
         self._sessions.start(req, resp, signed)
@@ -108,7 +102,7 @@ class LogoutResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         visitor = self._sessions.visitor(req)
         if visitor is not None and not self._sessions.form_accepted(req, visitor, read_form(req)):
-            _refused(resp, visitor, FOREIGN, falcon.HTTP_403)
+            refuse(resp, visitor, FOREIGN)
             return
         self._sessions.end(req, resp)
         redirect(resp, "/login")

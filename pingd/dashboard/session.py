@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import falcon
 
 from pingd.dashboard.render import redirect
+from pingd.dashboard.render import render_page
+from pingd.domain.checks import Check
+from pingd.errors import CheckNotFound
 from pingd.ratelimit import RateLimiter
 from pingd.service import Service
 from pingd.service.sessions import SESSION_IDLE_DAYS
@@ -30,7 +33,16 @@ from pingd.service.sessions import csrf_token
 logger = logging.getLogger("pingd.dashboard")
 
 COOKIE = "pingd_session"
-MAX_FORM_BYTES = 16384
+NOTICE_COOKIE = "pingd_notice"
+MAX_FORM_BYTES = 65536
+NOTICE_CHARS = 300
+FOREIGN = (
+    "This form was sent from another site, or from a page older than your session,"
+    " so pingd did not act on it."
+)
+READ_ONLY = (
+    "This session is read-only (it signed in with a read-only key), so it cannot change anything."
+)
 # Sign-in attempts: 5 at once per address, then one every 10 s; 20 at once
 # overall, then one a second, whatever the addresses.
 LOGIN_BURST, LOGIN_RATE_PER_SECOND = 5, 0.1
@@ -84,13 +96,43 @@ def sign_in_first(req: falcon.Request, resp: falcon.Response) -> None:
     redirect(resp, "/login?" + urllib.parse.urlencode({"next": target}))
 
 
+def refuse(resp: falcon.Response, visitor: Visitor | None, message: str,
+           status: str = falcon.HTTP_403) -> None:  # fmt: skip
+    """Answer with a page that says why nothing was done."""
+    render_page(resp, "message.html", http_status=status, visitor=visitor, title="Not done",
+                message=message)  # fmt: skip
+
+
+def find_check(
+    service: Service, resp: falcon.Response, visitor: Visitor, check_uuid: str
+) -> Check | None:
+    """Return the check, or answer with the 404 page and return None."""
+    try:
+        return service.get_check(check_uuid)
+    except CheckNotFound:
+        render_page(resp, "message.html", http_status=falcon.HTTP_404, visitor=visitor,
+                    title="No such check", message="There is no check with that UUID.")  # fmt: skip
+        return None
+
+
 def read_form(req: falcon.Request) -> dict[str, str]:
-    """Read a URL-encoded form body (up to MAX_FORM_BYTES); one value per field."""
+    """Read a URL-encoded form body (up to MAX_FORM_BYTES); one value per field.
+
+    A field sent several times (checkboxes) is joined with newlines; see
+    ``form_list``.
+    """
     length = req.content_length or 0
     if length > MAX_FORM_BYTES:
         return {}
     body = req.bounded_stream.read(length).decode("utf-8", errors="replace") if length else ""
-    return {key: values[0] for key, values in urllib.parse.parse_qs(body).items()}
+    parsed = urllib.parse.parse_qs(body, keep_blank_values=True)
+    return {key: "\n".join(values) for key, values in parsed.items()}
+
+
+def form_list(form: dict[str, str], field: str) -> list[str]:
+    """Return every value of a field sent several times (checkboxes), in order."""
+    value = form.get(field, "")
+    return value.split("\n") if value else []
 
 
 class Sessions:
@@ -157,5 +199,84 @@ class Sessions:
         """One line per failed sign-in, with the address and never the key (for fail2ban)."""
         logger.warning("dashboard login failed from %s (%s)", req.remote_addr, how)
 
+    def writer(
+        self, req: falcon.Request, resp: falcon.Response
+    ) -> tuple[Visitor, dict[str, str]] | None:
+        """Return the visitor and form of a POST that may change something, or answer why not.
+
+        Signed out: to sign in first. From another site or without the right
+        form token: 403. A read-only session: 403. Nothing changes in any of these.
+        """
+        visitor = self.visitor(req)
+        if visitor is None:
+            sign_in_first(req, resp)
+            return None
+        form = read_form(req)
+        if not self.form_accepted(req, visitor, form):
+            refuse(resp, visitor, FOREIGN)
+            return None
+        if visitor.read_only:
+            refuse(resp, visitor, READ_ONLY)
+            return None
+        return visitor, form
+
+    def reader(
+        self, req: falcon.Request, resp: falcon.Response, *, write: bool = False
+    ) -> Visitor | None:
+        """Return the visitor of a page, or answer: sign in first, or 403 for a read-only
+        session on a page that is only a form (``write``)."""
+        visitor = self.visitor(req)
+        if visitor is None:
+            sign_in_first(req, resp)
+            return None
+        if write and visitor.read_only:
+            refuse(resp, visitor, READ_ONLY)
+            return None
+        return visitor
+
+    def tell(self, req: falcon.Request, resp: falcon.Response, notice: str) -> None:
+        """Leave a notice for the next page this browser shows (after a redirect)."""
+        resp.set_cookie(
+            NOTICE_COOKIE, urllib.parse.quote(notice[:NOTICE_CHARS]), max_age=60, path="/",
+            secure=self._secure(req), http_only=True, same_site="Lax",
+        )  # fmt: skip
+
+    def take_notice(self, req: falcon.Request, resp: falcon.Response) -> str:
+        """Return the notice left for this page, once: it is cleared as it is shown."""
+        sent = req.get_cookie_values(NOTICE_COOKIE)
+        if not sent or not sent[0]:
+            return ""
+        resp.unset_cookie(NOTICE_COOKIE, path="/", same_site="Lax")
+        return urllib.parse.unquote(sent[0])
+
     def _secure(self, req: falcon.Request) -> bool:
         return self._https_base or req.scheme == "https"
+
+
+class Page:
+    """What every dashboard resource holds: the service, and who is browsing."""
+
+    def __init__(self, service: Service, sessions: Sessions) -> None:
+        self._service = service
+        self._sessions = sessions
+
+    def _check_to_read(
+        self, req: falcon.Request, resp: falcon.Response, check_uuid: str, *, write: bool = False
+    ) -> tuple[Visitor, Check] | None:
+        """Return the visitor and the check of a page, or answer why not (sign in, 403, 404)."""
+        visitor = self._sessions.reader(req, resp, write=write)
+        if visitor is None:
+            return None
+        check = find_check(self._service, resp, visitor, check_uuid)
+        return None if check is None else (visitor, check)
+
+    def _check_to_change(
+        self, req: falcon.Request, resp: falcon.Response, check_uuid: str
+    ) -> tuple[Visitor, dict[str, str], Check] | None:
+        """Return the visitor, form and check of a POST that changes a check, or answer why not."""
+        allowed = self._sessions.writer(req, resp)
+        if allowed is None:
+            return None
+        visitor, form = allowed
+        check = find_check(self._service, resp, visitor, check_uuid)
+        return None if check is None else (visitor, form, check)

@@ -13,6 +13,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from pingd.domain.alerts import notifies
 from pingd.domain.checks import MAX_UA_LENGTH
@@ -105,6 +106,12 @@ class PingsService(ServiceCore):
         return self._store.read(
             lambda conn: pings_db.list_pings(conn, check_id, self._ping_log_limit)
         )
+
+    def last_success_times(self, check_ids: list[int]) -> dict[int, datetime]:
+        """Return when each of these checks last had a (kept) success ping."""
+        if not check_ids:
+            return {}
+        return self._store.read(lambda conn: pings_db.last_success_times(conn, check_ids))
 
     def _find_ping_target(
         self, conn: sqlite3.Connection, request: PingRequest

@@ -111,6 +111,20 @@ def get_ping(conn: sqlite3.Connection, check_id: int, n: int) -> Ping | None:
     return None if row is None else _ping_from_row(row)
 
 
+def last_success_times(conn: sqlite3.Connection, check_ids: list[int]) -> dict[int, Any]:
+    """Return, for each of these checks with a kept success ping, the time of its newest."""
+    found: dict[int, Any] = {}
+    for start in range(0, len(check_ids), 500):
+        chunk = check_ids[start : start + 500]
+        rows = conn.execute(
+            "SELECT check_id, max(created) AS created FROM pings WHERE kind = 'success'"
+            f" AND check_id IN ({', '.join('?' * len(chunk))}) GROUP BY check_id",
+            chunk,
+        ).fetchall()
+        found.update((row["check_id"], from_db_time(row["created"])) for row in rows)
+    return found
+
+
 _TRIM_PINGS = "DELETE FROM pings WHERE check_id = ? AND n <= ?"
 
 # The staged write above, many rows to a statement (see
