@@ -1,7 +1,8 @@
 """The TV view (``/tv``): every check as a tile for a wall screen, read-only.
 
 It takes the checks page's filters (``?tag=…``, ``?status=…``), refreshes
-itself every 60 s without a script (and every 10 s with one), and has no
+itself every 10 s with the script (a timed reload without it would fail WCAG
+2.2.1, so it says to reload), and has no
 button: a wall screen can stay signed in with a read-only key.
 """
 
