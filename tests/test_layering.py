@@ -95,6 +95,8 @@ FAMILY_EDGES: dict[str, set[str]] = {
         "pingd.dashboard.ping",
         "pingd.dashboard.login",
     },
+    # The check page draws its charts from the numbers chart.py computes.
+    "pingd.dashboard.check": {"pingd.dashboard.chart"},
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",
