@@ -100,13 +100,20 @@ def test_it_lists_recent_pings_with_durations_and_escaped_outside_text(
     assert "<script>alert" not in text and "<img src=x" not in text
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in text
-    assert "second line" not in text  # the first line only
-    row = re.search(r"<tr><td><a href=\"[^\"]+/pings/2\">2</a></td>.*?</tr>", text, re.S)
+    events = text.split('<ol class="events">', 1)[1].split("</ol>", 1)[0]
+    assert "second line" not in events  # the first line only (the output shows the rest)
+    row = re.search(r'<li class="event event-ping">.*?/pings/2">Ping #2</a>.*?</li>', events, re.S)
     assert row is not None
-    assert "<td>fail</td><td>2</td>" in row.group(0) and "1m 30s" in row.group(0)
+    assert "<strong>fail</strong>, exit status 2, ran 1m 30s" in row.group(0)
     assert "POST https from 198.51.100.4" in row.group(0)
-    flips = re.findall(r"<li>[^<]*→[^<]*</li>", text)
-    assert flips == [f"<li>{when(clock())}: new → down (fail)</li>"], flips
+    assert '<code class="first-line">&lt;script&gt;alert(2)&lt;/script&gt;</code>' in row.group(0)
+    flips = re.findall(r"Status <strong>([^<]*)</strong>([^<]*)</span>", events)
+    assert flips == [("new → down", " (fail)")], flips
+    # Newest first; the change is listed above the ping that caused it.
+    order = re.findall(r'<li class="event event-(\w+)"><time datetime="([^"]+)">', events)
+    stamp = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [kind for kind, _ in order] == ["flip", "ping", "ping"]
+    assert order[0][1] == order[1][1] == stamp
 
 
 def test_an_unknown_check_is_a_404_page(signed_in: webtest.TestApp) -> None:

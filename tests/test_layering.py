@@ -102,6 +102,8 @@ FAMILY_EDGES: dict[str, set[str]] = {
     },
     # The TV view shows the checks page's view (filters, rows, counts) as tiles.
     "pingd.dashboard.tv": {"pingd.dashboard.checks"},
+    # The check page draws its charts from the numbers chart.py computes.
+    "pingd.dashboard.check": {"pingd.dashboard.chart"},
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",

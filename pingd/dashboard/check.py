@@ -1,34 +1,54 @@
 """The check page (``/checks/<uuid>``), where every alert links.
 
 It says in one sentence why the check is in its status and what happens
-next, gives both ping URLs with ready lines for common clients, and lists
-the recent pings (with the first line of each body) and status changes.
+next, gives both ping URLs with ready lines for common clients, shows the
+schedule with its next expected pings (DST flagged), the recent events
+merged newest first (pings, status changes, and the alerts each change
+sent with every attempt), the last output tail first, and two charts: the
+last runs' durations, and when pings came against when they were due.
 """
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
 import falcon
 
+from pingd.dashboard.chart import arrival_chart
+from pingd.dashboard.chart import duration_chart
 from pingd.dashboard.render import STATUS_SYMBOLS
 from pingd.dashboard.render import render_page
 from pingd.dashboard.render import when
 from pingd.dashboard.session import Sessions
 from pingd.dashboard.session import sign_in_first
+from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
+from pingd.domain.alerts import Channel
+from pingd.domain.alerts import Delivery
 from pingd.domain.checks import Check
+from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
 from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
 from pingd.domain.checks import pair_durations
 from pingd.domain.checks import status_at
+from pingd.domain.schedule import ExpectedRun
+from pingd.domain.schedule import describe_schedule
+from pingd.domain.schedule import expected_runs
 from pingd.errors import CheckNotFound
+from pingd.errors import InvalidInput
 from pingd.service import Service
 
 RECENT_PINGS = 20
 RECENT_FLIPS = 20
+RECENT_DELIVERIES = 20
+RECENT_EVENTS = 30
 BODY_LINE_CHARS = 120
+OUTPUT_LINES = 40
+OUTPUT_CHARS = 16000
 
 
 def explain(check: Check, status: str) -> str:
@@ -93,26 +113,132 @@ class CheckPage:
                         title="No such check",
                         message="There is no check with that UUID.")  # fmt: skip
             return
-        status = status_at(check, self._service.now())
+        now = self._service.now()
+        status = status_at(check, now)
         pings = self._service.list_pings(check.id)
         durations = pair_durations(pings)
         uuid_url = f"{self._base_url}/ping/{check.uuid}"
         slug_url = f"{self._base_url}/ping/{self._service.project().ping_key}/{check.slug}"
+        flips = self._service.list_flips(check.id)[:RECENT_FLIPS]
+        deliveries = self._service.check_deliveries(check, RECENT_DELIVERIES)
+        runs = [(n, durations[n], kind) for n, kind in sorted((p.n, p.kind) for p in pings)
+                if n in durations]  # fmt: skip
         render_page(
             resp, "check.html", visitor=visitor, check=check, status=status,
             notice=self._sessions.take_notice(req, resp), **actions_context(self._service, check),
             symbol=STATUS_SYMBOLS.get(status, "?"), sentence=explain(check, status),
             uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(uuid_url),
-            pings=[_ping_row(p, durations.get(p.n)) for p in pings[:RECENT_PINGS]],
-            flips=[(when(f.created), f.old_status, f.new_status, f.reason)
-                   for f in self._service.list_flips(check.id)[:RECENT_FLIPS]],
+            schedule=describe_schedule(check), runs=_schedule_runs(check, now),
+            events=merge_events(pings[:RECENT_PINGS], durations, flips, deliveries),
+            output=last_output(pings),
+            durations=duration_chart(runs), arrivals=arrival_chart(check, pings, now),
         )  # fmt: skip
+
+
+def _schedule_runs(check: Check, now: datetime) -> list[ExpectedRun]:
+    """A cron check's next five times; a simple check's next due time, if it has one."""
+    if check.is_cron:
+        try:
+            return expected_runs(check.schedule, check.tz, now)
+        except InvalidInput:  # Stored before its zone left the tz database, say.
+            return []
+    due = next_expected_ping(check)
+    return [] if due is None else [ExpectedRun(due.astimezone(zoneinfo.ZoneInfo(check.tz)), "")]
+
+
+def _time(value: datetime) -> dict[str, str]:
+    return {"time": when(value), "iso": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def merge_events(
+    pings: list[Ping], durations: dict[int, float], flips: list[Flip],
+    deliveries: list[tuple[Delivery, Channel | None, list[dict[str, Any]]]],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Pings, status changes and alerts in one list, newest first.
+
+    An alert is shown under the status change it was sent for (its event
+    holds that change's time and statuses); one whose change is no longer
+    listed stands on its own, saying which change it was.
+    """
+    events: list[tuple[datetime, dict[str, Any]]] = []
+    by_flip: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for flip in flips:
+        sent: list[dict[str, Any]] = []
+        key = (flip.created.astimezone(UTC).replace(microsecond=0).isoformat(),
+               flip.old_status, flip.new_status)  # fmt: skip
+        by_flip.setdefault(key, sent)
+        events.append((flip.created, {"type": "flip", **_time(flip.created),
+                                      "old": flip.old_status, "new": flip.new_status,
+                                      "reason": flip.reason, "deliveries": sent}))  # fmt: skip
+    for delivery, channel, attempts in deliveries:
+        row = _delivery_row(delivery, channel, attempts)
+        event = delivery.event
+        key = (str(event.get("time")), str(event.get("old_status")), str(event.get("status")))
+        if key in by_flip:
+            by_flip[key].append(row)
+        else:
+            events.append((delivery.created, {"type": "delivery", **_time(delivery.created),
+                                              "flip": f"{key[1]} → {key[2]} at {_iso_when(key[0])}",
+                                              "deliveries": [row]}))  # fmt: skip
+    # A change comes after the ping that caused it, at the same time: the sort
+    # is stable, so the pings go in last to be listed below their changes.
+    for p in pings:
+        events.append((p.created, _ping_row(p, durations.get(p.n))))
+    events.sort(key=lambda pair: pair[0], reverse=True)
+    return [row for _, row in events[:RECENT_EVENTS]]
+
+
+def _iso_when(text: str) -> str:
+    try:
+        return when(datetime.fromisoformat(text))
+    except ValueError:
+        return "an unknown time"
+
+
+def _delivery_row(
+    delivery: Delivery, channel: Channel | None, attempts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    if delivery.state == "sent":
+        state = "sent"
+    elif delivery.state == "failed":
+        state = f"failed after {delivery.attempts} attempts, given up"
+    elif delivery.next_attempt is not None:
+        tried = (
+            f"{delivery.attempts} of {DELIVERY_MAX_ATTEMPTS} attempts failed, "
+            if delivery.attempts
+            else ""
+        )
+        state = f"pending: {tried}next try at {when(delivery.next_attempt)}"
+    else:
+        state = "pending"
+    return {
+        "channel": "a deleted channel" if channel is None else f"{channel.kind} “{channel.name}”",
+        "state": delivery.state, "says": state, "error": delivery.last_error,
+        "attempts": [{**_time(a["time"]), "ok": "sent" if a["ok"] else "failed",
+                      "error": a["error"], "duration": f"{a['duration_ms']:,} ms"}
+                     for a in attempts],
+    }  # fmt: skip
+
+
+def last_output(pings: list[Ping]) -> dict[str, Any] | None:
+    """The newest ping with a body, its tail (the last lines) first, with how much is shown."""
+    ping = next((p for p in pings if p.body), None)
+    if ping is None:
+        return None
+    lines = ping.body.decode("utf-8", errors="replace").splitlines()
+    tail = "\n".join(lines[-OUTPUT_LINES:])
+    cut = len(tail) > OUTPUT_CHARS
+    return {
+        "n": ping.n, **_time(ping.created), "kind": ping.kind, "text": tail[-OUTPUT_CHARS:],
+        "shown": min(len(lines), OUTPUT_LINES), "total": len(lines), "cut": cut,
+        "kept": len(ping.body), "size": ping.body_size,
+    }  # fmt: skip
 
 
 def _ping_row(ping: Ping, duration: float | None) -> dict[str, str]:
     first_line = ping.body.decode("utf-8", errors="replace").split("\n", 1)[0]
     return {
-        "n": str(ping.n), "time": when(ping.created), "kind": ping.kind,
+        "type": "ping", **_time(ping.created), "n": str(ping.n), "kind": ping.kind,
         "exit": "" if ping.exit_status is None else str(ping.exit_status),
         "duration": "" if duration is None else format_duration(duration),
         "source": f"{ping.method} {ping.scheme} from {ping.remote_addr}", "ua": ping.ua,

@@ -28,16 +28,13 @@ from pingd.domain.checks import Check
 from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
 from pingd.domain.checks import status_at
+from pingd.domain.schedule import describe_schedule
 from pingd.service import Service
 
 
 def schedule_words(check: Check) -> str:
-    """Say a check's schedule: ``every 1d, grace 1h`` or ``30 2 * * * Europe/Berlin, grace 1h``."""
-    schedule = (
-        f"{check.schedule} {check.tz}" if check.is_cron
-        else f"every {format_duration(check.timeout)}"
-    )  # fmt: skip
-    return f"{schedule}, grace {format_duration(check.grace)}"
+    """Say a check's schedule: ``every 1 day, grace 1 hour``, or cron and zone and grace."""
+    return describe_schedule(check)
 
 
 def due_words(check: Check, status: str, now: datetime) -> str:

@@ -30,19 +30,12 @@ from pingd.domain.checks import Check
 from pingd.domain.checks import format_duration
 from pingd.domain.checks import parse_duration
 from pingd.domain.checks import validate_schedule
+from pingd.domain.schedule import expected_runs
 from pingd.errors import InvalidInput
 
 _TEXT_FIELDS = ("name", "tags", "desc", "schedule", "tz", "success_kw", "failure_kw", "start_kw")
 _FLAGS = ("manual_resume", "filter_body", "filter_default_fail")
 PREVIEW_COUNT = 5
-
-
-def expected_pings(schedule: str, tz: str, now: datetime, count: int) -> list[Any]:
-    """Placeholder until the check page's schedule module lands (merged in with it)."""
-    from cronsim import CronSim  # noqa: PLC0415
-
-    sim = CronSim(schedule, now.astimezone(zoneinfo.ZoneInfo(tz)))
-    return [{"local": next(sim).strftime("%Y-%m-%d %H:%M %Z"), "note": ""} for _ in range(count)]
 
 
 def query_values(req: falcon.Request) -> dict[str, str]:
@@ -106,7 +99,7 @@ def preview(values: dict[str, Any], now: datetime) -> dict[str, Any]:
     if problems:
         return {"words": "", "pings": [], "problems": problems}
     return {"words": f"{schedule} {tz}, grace {values['grace']}",
-            "pings": expected_pings(schedule, tz, now, PREVIEW_COUNT), "problems": {}}  # fmt: skip
+            "pings": expected_runs(schedule, tz, now, PREVIEW_COUNT), "problems": {}}  # fmt: skip
 
 
 def chosen_channels(values: list[str]) -> set[int]:

@@ -18,6 +18,7 @@ from typing import Any
 from pingd.domain.alerts import DELIVERY_HISTORY_DAYS
 from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
 from pingd.domain.alerts import FLIP_HISTORY_DAYS
+from pingd.domain.alerts import Channel
 from pingd.domain.alerts import Delivery
 from pingd.domain.alerts import alert_event
 from pingd.domain.alerts import notifies
@@ -140,6 +141,22 @@ class AlertsService(ServiceCore):
         def run(conn: sqlite3.Connection) -> list[tuple[Delivery, list[dict[str, Any]]]]:
             deliveries = deliveries_db.list_channel_deliveries(conn, channel_id, limit)
             return [(d, deliveries_db.list_delivery_attempts(conn, d.id)) for d in deliveries]
+
+        return self._store.read(run)
+
+    def check_deliveries(
+        self, check: Check, limit: int = 20
+    ) -> list[tuple[Delivery, Channel | None, list[dict[str, Any]]]]:
+        """Return the newest deliveries of a check's alerts, each with its channel and attempts."""
+
+        def run(
+            conn: sqlite3.Connection,
+        ) -> list[tuple[Delivery, Channel | None, list[dict[str, Any]]]]:
+            channels = {c.id: c for c in channels_db.list_channels(conn, check.project_id)}
+            return [
+                (d, channels.get(d.channel_id), deliveries_db.list_delivery_attempts(conn, d.id))
+                for d in deliveries_db.list_check_deliveries(conn, check.uuid, limit)
+            ]
 
         return self._store.read(run)
 

@@ -71,6 +71,19 @@ def list_channel_deliveries(
     return [_delivery_from_row(row) for row in rows]
 
 
+def list_check_deliveries(conn: sqlite3.Connection, check_uuid: str, limit: int) -> list[Delivery]:
+    """Return the newest deliveries of one check's alerts, newest first.
+
+    A delivery knows its check only by the uuid in its event's snapshot; the
+    deliveries of 30 days are few enough to read through.
+    """
+    rows = conn.execute(
+        "SELECT * FROM deliveries WHERE json_extract(event, '$.uuid') = ? ORDER BY id DESC LIMIT ?",
+        (check_uuid, limit),
+    ).fetchall()
+    return [_delivery_from_row(row) for row in rows]
+
+
 def record_delivery_attempt(
     conn: sqlite3.Connection, delivery: Delivery, *, ok: bool, error: str, duration_ms: int,
     now: datetime, state: str, next_attempt: datetime | None,

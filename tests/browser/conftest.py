@@ -1,4 +1,4 @@
-"""A real Chromium (Debian's chromium + chromium-driver, through Selenium) on the real ``pingd serve``.
+"""A real Chromium (Debian's chromium and chromium-driver, through Selenium) on ``pingd serve``.
 
 Missing pieces skip the browser tests with how to install them, and fail
 under ``CI=true`` (see ``serverutil.require_program``): the browser and its
@@ -58,13 +58,17 @@ class Site:
         """Call /v1 with the read-write key, paced under its rate limit (5/s, burst 2)."""
         time.sleep(0.25)
         request = urllib.request.Request(
-            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"X-Api-Key": self.key, "Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=10) as answer:
             return json.loads(answer.read())
 
-    def ping(self, uuid: str, suffix: str = "", body: bytes | None = None, ua: str = "curl/8") -> None:
+    def ping(
+        self, uuid: str, suffix: str = "", body: bytes | None = None, ua: str = "curl/8"
+    ) -> None:
         request = urllib.request.Request(
             f"{self.url}/ping/{uuid}{suffix}", data=body, headers={"User-Agent": ua}
         )
@@ -100,9 +104,17 @@ def _chrome(javascript: bool) -> Any:
     driver_path = require_program("chromedriver")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1280,900"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="pingd-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
@@ -160,8 +172,14 @@ def sign_in(driver: Any, site: Site, key: str, path: str = "/", *, fresh: bool =
         assert "/login" in driver.current_url
         driver.find_element(By.NAME, "key").send_keys(key)
         driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-        wait_for(lambda: "/login" not in driver.current_url or "Try again in" in driver.page_source
-                 or "not an API key" in driver.page_source, "the sign-in to finish")  # fmt: skip
+        wait_for(
+            lambda: (
+                "/login" not in driver.current_url
+                or "Try again in" in driver.page_source
+                or "not an API key" in driver.page_source
+            ),
+            "the sign-in to finish",
+        )
         limited = re.search(r"Try again in (\d+) s", driver.page_source)
         if "/login" not in driver.current_url:
             driver.pingd_key = key

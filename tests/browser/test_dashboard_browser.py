@@ -28,7 +28,9 @@ from conftest import wait_for
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 HOSTILE_NAME = "<script>window.__x=1</script>"
 HOSTILE_TAG = '"><img src=x onerror=window.__y=1>'
-HOSTILE_BODY = b"<script>window.__z=1</script> javascript:alert(1)\n<img src=x onerror=window.__z=1>"
+HOSTILE_BODY = (
+    b"<script>window.__z=1</script> javascript:alert(1)\n<img src=x onerror=window.__z=1>"
+)
 HOSTILE_UA = "<img src=x onerror=window.__u=1>"
 
 
@@ -40,8 +42,11 @@ def by() -> Any:
 
 def texts(driver: Any, css: str) -> list[str]:
     """The visible text of the elements ``css`` finds, read in one go (live refresh swaps them)."""
-    return list(driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText)", css))
+    return list(
+        driver.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText)", css
+        )
+    )
 
 
 def post_buttons(driver: Any) -> list[str]:
@@ -54,10 +59,16 @@ def post_buttons(driver: Any) -> list[str]:
 def checks(site: Site) -> dict[str, Any]:
     """Checks in several statuses, one with hostile text everywhere."""
     made = {
-        name: site.api("POST", "/v1/checks", {"name": name, "tags": tags, "timeout": 3600,
-                                               "grace": 600})["data"]  # fmt: skip
-        for name, tags in [("Nightly backup", "db prod"), ("Router", "net"), ("Fresh", ""),
-                           ("Running job", "db"), (HOSTILE_NAME, HOSTILE_TAG)]  # fmt: skip
+        name: site.api(
+            "POST", "/v1/checks", {"name": name, "tags": tags, "timeout": 3600, "grace": 600}
+        )["data"]
+        for name, tags in [
+            ("Nightly backup", "db prod"),
+            ("Router", "net"),
+            ("Fresh", ""),
+            ("Running job", "db"),
+            (HOSTILE_NAME, HOSTILE_TAG),
+        ]
     }
     site.ping(made["Nightly backup"]["uuid"], "/start")
     site.ping(made["Nightly backup"]["uuid"])
@@ -134,7 +145,11 @@ def test_every_action_through_its_form(browser: Any, site: Site, checks: dict[st
     click("Save")
     assert notice() == "Saved Fresh renamed."
     data = site.api("GET", f"/v1/checks/{uuid}")["data"]
-    assert (data["name"], data["schedule"], data["tz"]) == ("Fresh renamed", "30 2 * * *", "Europe/Berlin")
+    assert (data["name"], data["schedule"], data["tz"]) == (
+        "Fresh renamed",
+        "30 2 * * *",
+        "Europe/Berlin",
+    )
     browser.find_element(by().PARTIAL_LINK_TEXT, "Delete").click()
     click("Delete it")
     assert notice().startswith("Deleted Fresh renamed")
@@ -150,9 +165,11 @@ class _Forger:
     """Another origin (another loopback port) serving a form that posts to pingd by itself."""
 
     def __init__(self, target: str) -> None:
-        page = (f'<!doctype html><title>forger</title><form method="post" action="{target}">'
-                '<input name="csrf" value="guess"></form>'
-                "<script>document.forms[0].submit()</script>").encode()  # fmt: skip
+        page = (
+            f'<!doctype html><title>forger</title><form method="post" action="{target}">'
+            '<input name="csrf" value="guess"></form>'
+            "<script>document.forms[0].submit()</script>"
+        ).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
@@ -214,8 +231,10 @@ def test_a_login_link_signs_in_once(browser: Any, site: Site) -> None:
             browser.delete_all_cookies()
             browser.get(f"{site.url}/login/link?token={token}")
             browser.find_element(by().CSS_SELECTOR, "form[action='/login/link'] button").click()
-            wait_for(lambda: expected in browser.page_source or "Try again in" in browser.page_source,
-                     "the link's answer")  # fmt: skip
+            wait_for(
+                lambda: expected in browser.page_source or "Try again in" in browser.page_source,
+                "the link's answer",
+            )
             limited = re.search(r"Try again in (\d+) s", browser.page_source)
             if limited is None:
                 return
@@ -261,7 +280,9 @@ def test_live_refresh_shows_a_new_ping_without_a_reload(
     assert "(" not in browser.title or "down" not in browser.title.split(")")[0]
 
 
-def test_typing_in_the_search_filters_at_once(browser: Any, site: Site, checks: dict[str, Any]) -> None:
+def test_typing_in_the_search_filters_at_once(
+    browser: Any, site: Site, checks: dict[str, Any]
+) -> None:
     sign_in(browser, site, site.key)
     assert len(texts(browser, "#checks-table tbody tr")) > 1
     browser.find_element(by().ID, "q").send_keys("backup")
@@ -320,7 +341,9 @@ def _axe_violations(driver: Any, axe: str) -> list[str]:
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
-        ".then(r => done(JSON.stringify(r.violations))).catch(e => done(JSON.stringify([{id: 'axe-error', help: String(e), impact: '', nodes: []}])));",
+        ".then(r => done(JSON.stringify(r.violations)))"
+        ".catch(e => done(JSON.stringify([{id: 'axe-error', help: String(e),"
+        " impact: '', nodes: []}])));",
         AXE_TAGS,
     )
     return [
@@ -335,8 +358,10 @@ def test_every_page_passes_axe(
     browser: Any, site: Site, checks: dict[str, Any], axe: str, scheme: str, width: int
 ) -> None:
     uuid = checks["Nightly backup"]["uuid"]
-    browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
-                            {"features": [{"name": "prefers-color-scheme", "value": scheme}]})  # fmt: skip
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
     browser.set_window_size(width, 900)
     browser.set_script_timeout(30)
     try:
@@ -349,10 +374,19 @@ def test_every_page_passes_axe(
             problems[path] = _axe_violations(browser, axe)
         for cookie in kept:
             browser.add_cookie(cookie)
-        signed_in = ["/", "/?status=down", f"/checks/{uuid}", f"/checks/{uuid}/pings/2",
-                     f"/checks/{checks['Router']['uuid']}", f"/checks/{uuid}/edit",
-                     "/checks/new", f"/checks/{uuid}/delete", "/channels", "/tv",
-                     "/checks/00000000-0000-0000-0000-000000000000"]  # fmt: skip
+        signed_in = [
+            "/",
+            "/?status=down",
+            f"/checks/{uuid}",
+            f"/checks/{uuid}/pings/2",
+            f"/checks/{checks['Router']['uuid']}",
+            f"/checks/{uuid}/edit",
+            "/checks/new",
+            f"/checks/{uuid}/delete",
+            "/channels",
+            "/tv",
+            "/checks/00000000-0000-0000-0000-000000000000",
+        ]
         for path in signed_in:
             browser.get(site.url + path)
             problems[path] = _axe_violations(browser, axe)
@@ -363,7 +397,10 @@ def test_every_page_passes_axe(
     assert found == {}, json.dumps(found, indent=1)
 
 
-@pytest.mark.skipif(os.environ.get("PINGD_SCREENSHOTS") != "1", reason="PINGD_SCREENSHOTS=1 makes the README's screenshots")
+@pytest.mark.skipif(
+    os.environ.get("PINGD_SCREENSHOTS") != "1",
+    reason="PINGD_SCREENSHOTS=1 makes the README's screenshots",
+)
 def test_screenshots_for_the_readme(browser: Any, site: Site, checks: dict[str, Any]) -> None:
     sign_in(browser, site, site.key)
     browser.set_window_size(1100, 640)
