@@ -77,7 +77,7 @@ def test_it_gives_both_ping_urls_and_lines_for_each_client(
     check = make_check("Nightly backup")
     text = signed_in.get(f"/checks/{check.uuid}").text
     url = f"http://localhost:8000/ping/{check.uuid}"
-    assert f"<code>{url}</code>" in text
+    assert f'<code class="copy" data-label="the UUID ping URL">{url}</code>' in text
     assert f"http://localhost:8000/ping/{service.project().ping_key}/nightly-backup" in text
     for line in (
         f"curl -fsS -m 10 --retry 5 -o /dev/null {url}",

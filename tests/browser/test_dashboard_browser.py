@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from browserutil are parameters here)
 """The dashboard in a real Chromium against the real ``pingd serve`` on loopback.
 
 What only a browser shows: the cookie as the browser keeps it, forms
@@ -20,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Site
-from conftest import link_token
-from conftest import sign_in
-from conftest import wait_for
+from browserutil import Site
+from browserutil import axe  # noqa: F401 (fixtures)
+from browserutil import browser  # noqa: F401
+from browserutil import link_token
+from browserutil import no_script_browser  # noqa: F401
+from browserutil import sign_in
+from browserutil import site  # noqa: F401
+from browserutil import wait_for
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 HOSTILE_NAME = "<script>window.__x=1</script>"
