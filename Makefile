@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint fmt bench clean
+.PHONY: run test test-slow lint fmt bench bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## Benchmarks against a bare Falcon baseline, then the soak tes
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py
 	$(BIN)/pytest -q -m slow -s tests/test_soak.py
+
+bench-dashboard: $(STAMP)  ## The checks page with 1,000 checks: time, size, memory (BENCHMARKS.md).
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

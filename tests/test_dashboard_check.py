@@ -82,9 +82,31 @@ def test_it_gives_both_ping_urls_and_lines_for_each_client(
     for line in (
         f"curl -fsS -m 10 --retry 5 -o /dev/null {url}",
         f"wget -q -T 10 -t 5 -O /dev/null {url}",
-        f"runitor -uuid {check.uuid}",
+        f"runitor -api-url http://localhost:8000/ping -uuid {check.uuid} -- /path/to/job.sh",
+        f"0 3 * * * /path/to/job.sh &amp;&amp; curl -fsS -m 10 --retry 5 -o /dev/null {url}",
     ):
         assert line in text  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "times"),
+    [
+        ({"schedule": "30 2 * * 1-5", "tz": "Europe/Berlin"}, "30 2 * * 1-5"),
+        ({"timeout": 60}, "* * * * *"),
+        ({"timeout": 900}, "*/15 * * * *"),
+        ({"timeout": 6 * 3600}, "0 */6 * * *"),
+        ({"timeout": 86400}, "0 3 * * *"),
+        ({"timeout": 2 * 86400}, "0 3 */2 * *"),
+        ({"timeout": 7 * 86400}, "0 3 * * 0"),
+        ({"timeout": 90}, "0 3 * * *"),  # no crontab field says 90 s: a daily example
+    ],
+)
+def test_the_crontab_line_follows_the_checks_schedule(
+    signed_in: webtest.TestApp, make_check: Any, fields: dict[str, Any], times: str
+) -> None:
+    check = make_check("Job", **fields)
+    text = signed_in.get(f"/checks/{check.uuid}").text
+    assert f"{times} /path/to/job.sh &amp;&amp; curl -fsS" in text
 
 
 def test_it_lists_recent_pings_with_durations_and_escaped_outside_text(

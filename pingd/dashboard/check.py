@@ -75,15 +75,33 @@ def explain(check: Check, status: str) -> str:
     return f"{status.capitalize()}."
 
 
-def client_lines(url: str) -> list[tuple[str, str]]:
-    """Ready lines that ping ``url``, for the clients cron jobs and devices use."""
+def crontab_times(check: Check) -> str:
+    """Say the check's schedule as crontab fields: its own, or the nearest to its period."""
+    if check.is_cron:
+        return check.schedule
+    minutes, hours, days = check.timeout // 60, check.timeout // 3600, check.timeout // 86400
+    if check.timeout == 7 * 86400:
+        return "0 3 * * 0"
+    if days and check.timeout % 86400 == 0:
+        return "0 3 * * *" if days == 1 else f"0 3 */{days} * *"
+    if hours and check.timeout % 3600 == 0:
+        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+    if minutes and check.timeout % 60 == 0:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    return "0 3 * * *"
+
+
+def client_lines(base_url: str, check: Check) -> list[tuple[str, str]]:
+    """Ready lines that ping the check by UUID, for the clients cron jobs and devices use."""
+    url = f"{base_url}/ping/{check.uuid}"
+    curl = f"curl -fsS -m 10 --retry 5 -o /dev/null {url}"
     return [
-        ("curl", f"curl -fsS -m 10 --retry 5 -o /dev/null {url}"),
+        ("curl", curl),
         ("wget", f"wget -q -T 10 -t 5 -O /dev/null {url}"),
         ("BusyBox wget", f"wget -q -T 10 -O /dev/null {url}"),
         ("PowerShell", f"Invoke-RestMethod {url}"),
-        ("runitor", f"runitor -uuid {url.rsplit('/', 1)[1]} -- /path/to/job.sh"),
-        ("crontab", f"0 3 * * * /path/to/job.sh && curl -fsS -m 10 --retry 5 -o /dev/null {url}"),
+        ("runitor", f"runitor -api-url {base_url}/ping -uuid {check.uuid} -- /path/to/job.sh"),
+        ("crontab", f"{crontab_times(check)} /path/to/job.sh && {curl}"),
     ]
 
 
@@ -127,7 +145,7 @@ class CheckPage:
             resp, "check.html", visitor=visitor, check=check, status=status,
             notice=self._sessions.take_notice(req, resp), **actions_context(self._service, check),
             symbol=STATUS_SYMBOLS.get(status, "?"), sentence=explain(check, status),
-            uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(uuid_url),
+            uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(self._base_url, check),
             schedule=describe_schedule(check), runs=_schedule_runs(check, now),
             events=merge_events(pings[:RECENT_PINGS], durations, flips, deliveries),
             output=last_output(pings),

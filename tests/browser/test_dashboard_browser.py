@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,6 @@ from browserutil import sign_in
 from browserutil import site  # noqa: F401
 from browserutil import wait_for
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 HOSTILE_NAME = "<script>window.__x=1</script>"
 HOSTILE_TAG = '"><img src=x onerror=window.__y=1>'
 HOSTILE_BODY = (
@@ -294,6 +291,14 @@ def test_typing_in_the_search_filters_at_once(
     shown = "#checks-table tbody tr:not([hidden]) td:nth-child(2) a"
     wait_for(lambda: texts(browser, shown) == ["Nightly backup"], "one row left")
     assert browser.current_url.endswith("?q=backup")  # the URL follows, to bookmark
+    search = browser.find_element(by().ID, "q")
+    search.clear()
+    search.send_keys("ly-back")  # part of the slug nightly-backup, as the server's search finds
+    wait_for(lambda: texts(browser, shown) == ["Nightly backup"], "the row, by its slug")
+    uuid = checks["Running job"]["uuid"]
+    search.clear()
+    search.send_keys(uuid[:13].upper())  # and by its UUID
+    wait_for(lambda: texts(browser, shown) == ["Running job"], "the row, by its UUID")
 
 
 def test_the_pages_work_with_javascript_off(
@@ -400,17 +405,3 @@ def test_every_page_passes_axe(
         browser.set_window_size(1280, 900)
     found = {path: found for path, found in problems.items() if found}
     assert found == {}, json.dumps(found, indent=1)
-
-
-@pytest.mark.skipif(
-    os.environ.get("PINGD_SCREENSHOTS") != "1",
-    reason="PINGD_SCREENSHOTS=1 makes the README's screenshots",
-)
-def test_screenshots_for_the_readme(browser: Any, site: Site, checks: dict[str, Any]) -> None:
-    sign_in(browser, site, site.key)
-    browser.set_window_size(1100, 640)
-    browser.get(site.url + "/")
-    browser.save_screenshot(str(DOCS / "screenshot-checks.png"))
-    browser.get(f"{site.url}/checks/{checks['Nightly backup']['uuid']}")
-    browser.save_screenshot(str(DOCS / "screenshot-check.png"))
-    browser.set_window_size(1280, 900)

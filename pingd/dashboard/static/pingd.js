@@ -42,13 +42,23 @@
     });
   }
 
-  // Instant filtering: rows whose data-search holds the typed text stay shown.
+  // Instant filtering, as the server's q does: a row stays shown when its name, its slug
+  // or its UUID (in the link) holds the typed text. A slug is always the name slugified
+  // (pingd.domain.checks.slugify) or, for a check a ping created, the name itself.
+  function slugOf(text) {
+    return text.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase()
+      .replace(/[^\w\s-]/g, "").replace(/[-\s]+/g, "-").replace(/^[-_]+|[-_]+$/g, "");
+  }
+
   function applyFilter(input) {
     const table = document.querySelector(input.dataset.filter);
     if (!table) { return; }
     const needle = input.value.trim().toLowerCase();
     table.querySelectorAll("tbody tr").forEach(function (row) {
-      const hay = (row.dataset.search || "").toLowerCase();
+      const link = row.querySelector("td:nth-child(2) a");
+      const name = link ? link.textContent : "";
+      const hay = [name, slugOf(name), link ? link.getAttribute("href").split("/").pop() : ""]
+        .join("\n").toLowerCase();
       row.hidden = needle !== "" && hay.indexOf(needle) === -1;
     });
   }
