@@ -12,8 +12,12 @@ CREATE TABLE projects (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     ping_key TEXT NOT NULL UNIQUE CHECK (length(ping_key) = 22),
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    uuid TEXT NOT NULL DEFAULT '',      -- named by the Prometheus URL
+    badge_key TEXT NOT NULL DEFAULT ''  -- secret: signs the badge URLs, never shown
 ) STRICT;
+
+CREATE UNIQUE INDEX projects_uuid ON projects (uuid);
 
 CREATE TABLE api_keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,8 +97,11 @@ CREATE TABLE channels (
                                        'telegram', 'pushover', 'matrix', 'apprise')),
     name TEXT NOT NULL,
     settings TEXT NOT NULL,             -- JSON object; may hold secrets, never logged
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    uuid TEXT NOT NULL DEFAULT ''       -- the id a Healthchecks client holds
 ) STRICT;
+
+CREATE UNIQUE INDEX channels_uuid ON channels (uuid);
 
 CREATE TABLE check_channels (
     check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
@@ -165,4 +172,4 @@ CREATE TABLE meta (
 -- Marks the file as pingd's ("ping" in ASCII), for file(1) and for pingd itself.
 PRAGMA application_id = 1885957735;
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

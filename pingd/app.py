@@ -34,6 +34,10 @@ from pingd.errors import PingdError
 from pingd.errors import StorageFull
 from pingd.errors import StorageUnavailable
 from pingd.errors import is_storage_full
+from pingd.hcapi.common import HcMiddleware
+from pingd.hcapi.common import is_hc_path
+from pingd.hcapi.common import render_hc_error
+from pingd.hcapi.project import add_hc_routes
 from pingd.notify import Notifier
 from pingd.ping_routes import PING_PREFIX
 from pingd.ping_routes import PingRouter
@@ -122,6 +126,8 @@ def _render_api_error(req: falcon.Request, resp: falcon.Response, ex: PingdError
 def _render(req: falcon.Request, resp: falcon.Response, ex: PingdError) -> None:
     if is_api_path(req.path):
         _render_api_error(req, resp, ex)
+    elif is_hc_path(req.path):
+        render_hc_error(resp, ex)
     else:
         render_ping_error(resp, ex)
         if not PING_PREFIX.match(req.path):
@@ -176,7 +182,9 @@ def _handle_unexpected(
         req.context.request_id = request_id
         _render(req, resp, StorageUnavailable())
         return
-    logger.exception("unexpected error on %s %s requestId=%s", req.method, req.path, request_id)
+    # A metrics URL holds a key: the log names the route, never the key.
+    path = "/projects/…/metrics" if req.path.startswith("/projects/") else req.path
+    logger.exception("unexpected error on %s %s requestId=%s", req.method, path, request_id)
     _render(req, resp, PingdError())
     if is_api_path(req.path):
         resp.set_header("X-Request-Id", request_id)
@@ -204,19 +212,16 @@ def create_app(
         lambda sandbox: make_service(config, sandbox, clock, notifier=dry_run), clock
     )
     limiter = RateLimiter(config.api.rate_per_second, config.api.burst, clock=monotonic)
-    app = falcon.App(
-        media_type=falcon.MEDIA_JSON,
-        middleware=[
-            ApiMiddleware(
-                service, sandboxes, limiter, max_request_body=config.server.max_request_body
-            )
-        ],
+    api = ApiMiddleware(
+        service, sandboxes, limiter, max_request_body=config.server.max_request_body
     )
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=(api, HcMiddleware(service)))
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = False
     app.add_sink(ping_router or make_ping_router(config, service), PING_PREFIX)
     add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
     add_dashboard_routes(app, service, config.server.base_url, monotonic)
+    add_hc_routes(app, service, config.server.base_url)
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(PingdError, _handle_pingd_error)

@@ -8,6 +8,7 @@ sends (byte-compatible with Healthchecks where an equivalent exists)::
      ├── BadRequest                 400 INVALID_JSON / MISSING_BODY
      │    ├── InvalidUrl            400 "invalid url format"
      │    └── InvalidUuid           400 "invalid uuid format"
+     ├── Unauthorized               401 UNAUTHORIZED (Healthchecks' API: missing or wrong key)
      ├── Forbidden                  403 FORBIDDEN
      ├── NotFound                   404 NOT_FOUND              "not found"
      │    ├── CheckNotFound         404 CHECK_NOT_FOUND
@@ -68,6 +69,12 @@ class InvalidUrl(BadRequest):
 
 class InvalidUuid(BadRequest):
     default_message = "invalid uuid format"
+
+
+class Unauthorized(PingdError):
+    status = 401
+    code = "UNAUTHORIZED"
+    default_message = "wrong api key"
 
 
 class Forbidden(PingdError):

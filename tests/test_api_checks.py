@@ -42,7 +42,7 @@ CHECK_KEYS = {
     "uuid", "name", "slug", "tags", "desc", "status", "started", "grace", "n_pings",
     "last_ping", "next_ping", "last_duration", "manual_resume", "methods", "filter_body",
     "filter_default_fail", "success_kw", "failure_kw", "start_kw", "channels", "created",
-    "ping_url", "slug_url",
+    "ping_url", "slug_url", "last_success", "badge_url",
 }  # fmt: skip
 SIMPLE_KEYS = CHECK_KEYS | {"timeout"}
 CRON_KEYS = CHECK_KEYS | {"schedule", "tz"}
@@ -145,15 +145,20 @@ def test_it_answers_500_on_status_when_the_database_does_not_answer(
 
 
 def test_it_returns_the_project_with_urls_from_the_configured_base_url(
-    api: webtest.TestApp, headers: dict[str, str], ping_key: str
+    api: webtest.TestApp, headers: dict[str, str], ping_key: str, service: Service
 ) -> None:
     response = api.get("/v1/project", headers={**headers, "Host": "evil.example.net"})
 
+    project_uuid = service.project().uuid
+    assert str(uuid.UUID(project_uuid)) == project_uuid
     assert response.json["data"] == {
         "name": "default",
         "ping_key": ping_key,
         "ping_url_base": f"{BASE_URL}/ping/",
+        "uuid": project_uuid,
+        "metrics_url_base": f"{BASE_URL}/projects/{project_uuid}/metrics/",
     }
+    assert service.project().badge_key not in response.text  # the badge secret stays secret
 
 
 # -- create -------------------------------------------------------------------------
@@ -173,6 +178,10 @@ def test_it_creates_a_simple_check_and_answers_201_with_the_full_check_json(
     data = response.json["data"]
     check_uuid = data["uuid"]
     assert str(uuid.UUID(check_uuid)) == check_uuid
+    # The badge reveals neither the check's UUID nor the project's secrets.
+    badge_url = data.pop("badge_url")
+    assert re.fullmatch(rf"{BASE_URL}/b/2/[0-9a-f-]{{36}}\.svg", badge_url)
+    assert check_uuid not in badge_url and ping_key not in badge_url
     assert data == {
         "uuid": check_uuid,
         "name": "Database Backup",
@@ -185,6 +194,7 @@ def test_it_creates_a_simple_check_and_answers_201_with_the_full_check_json(
         "grace": 120,
         "n_pings": 0,
         "last_ping": None,
+        "last_success": None,
         "next_ping": None,
         "last_duration": None,
         "manual_resume": False,
@@ -199,7 +209,25 @@ def test_it_creates_a_simple_check_and_answers_201_with_the_full_check_json(
         "ping_url": f"{BASE_URL}/ping/{check_uuid}",
         "slug_url": f"{BASE_URL}/ping/{ping_key}/database-backup",
     }
-    assert get_check(api, headers, check_uuid) == data
+    assert get_check(api, headers, check_uuid) == {**data, "badge_url": badge_url}
+
+
+def test_a_slug_is_settable_and_last_success_follows_success_pings(
+    api: webtest.TestApp, headers: dict[str, str], ping_key: str, clock: FakeClock
+) -> None:
+    data = create(api, headers, name="Database Backup", slug="db")
+    assert data["slug"] == "db" and data["slug_url"].endswith(f"/{ping_key}/db")
+    patched = api.patch_json(f"/v1/checks/{data['uuid']}", {"name": "Renamed"}, headers=headers)
+    assert patched.json["data"]["slug"] == "renamed"  # a new name alone sets the slug
+    patched = api.patch_json(
+        f"/v1/checks/{data['uuid']}", {"name": "Again", "slug": "kept"}, headers=headers
+    )
+    assert patched.json["data"]["slug"] == "kept"
+    api.get(f"/ping/{ping_key}/kept")
+    success_at = clock.now.replace(microsecond=0).isoformat()
+    clock.advance(seconds=30)
+    api.get(f"/ping/{ping_key}/kept/fail")
+    assert get_check(api, headers, data["uuid"])["last_success"] == success_at
 
 
 def test_it_creates_a_check_with_defaults_from_an_empty_object(
@@ -892,7 +920,7 @@ def test_it_reports_the_channels_a_check_alerts(
 # -- validation ---------------------------------------------------------------------------
 
 FIELDS = (
-    "name", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods", "manual_resume",
+    "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods", "manual_resume",
     "filter_body", "filter_default_fail", "success_kw", "failure_kw", "start_kw", "channels",
 )  # fmt: skip
 
@@ -918,8 +946,9 @@ INVALID_FIELDS: list[tuple[str, Any]] = [
     ("schedule", "* * *"), ("schedule", "61 * * * *"), ("schedule", "not a cron at all"),
     ("schedule", "* * * * * *"), ("schedule", "*/0 * * * *"),
     ("tz", "Mars/Olympus_Mons"), ("tz", ""), ("tz", "Europe/"), ("tz", "../../etc/passwd"),
+    ("slug", "Has Spaces"), ("slug", "UPPER"), ("slug", "s" * 101), ("slug", "ü"), ("slug", 5),
     # Unknown fields.
-    ("colour", "red"), ("uuid", UNKNOWN_UUID), ("status", "up"), ("slug", "x"),
+    ("colour", "red"), ("uuid", UNKNOWN_UUID), ("status", "up"),
     ("n_pings", 3), ("unique_", ["name"]),
 ] + [(name, None) for name in FIELDS]  # fmt: skip
 

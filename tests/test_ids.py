@@ -11,6 +11,7 @@ migrated from schema 2, and a late outcome finds nothing to write on.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -215,7 +216,16 @@ def test_it_migrates_schema_2_keeping_every_row_and_reference_then_never_reuses_
         assert migrate(conn) == 2  # the version it had; steps 3 and 4 ran
         assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)  # turned back on
         after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in _ALL}
-        assert after == before
+        # Every row is kept; step 5 added columns at the end (UUIDs, the badge key).
+        kept = {t: [row[: len(before[t][0])] for row in rows] for t, rows in after.items()}
+        assert kept == before
+        uuids = [row[-1] for row in after["channels"]] + [after["projects"][0][4]]
+        assert all(
+            re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u)
+            for u in uuids
+        ), uuids
+        assert len(set(uuids)) == 3
+        assert re.fullmatch(r"[0-9a-f]{32}", after["projects"][0][5])
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert migrate_module.written_by(conn) == f"pingd {migrate_module.__version__}"

@@ -47,10 +47,13 @@ ALLOWED: dict[str, set[str]] = {
     "openapi": {"domain"},  # the API's document, built from the domain's limits
     # The dashboard's pages, beside the API over the same service.
     "dashboard": {"service", "errors", "domain", "ratelimit"},
+    # Healthchecks' API, badges and metrics: a second face over the same service.
+    "hcapi": {"service", "errors", "domain"},
     # Developer mode builds its own stores and services, as app.py does.
     "sandbox": {"domain", "store", "writer", "migrate", "service", "errors"},
-    "app": {"ping_routes", "api", "dashboard", "errors", "service", "writer", "migrate", "config",
-            "domain", "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile", "clock"},
+    "app": {"ping_routes", "api", "dashboard", "hcapi", "errors", "service", "writer", "migrate",
+            "config", "domain", "scheduler", "notify", "ratelimit", "sandbox", "openapi", "dbfile",
+            "clock"},
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
     "cli": {"config", "app", "migrate", "service", "store", "writer", "domain", "errors",
@@ -80,6 +83,7 @@ PACKAGE_SHARED: dict[str, set[str]] = {
     "openapi": {"common"},  # refs, envelopes and error answers of the document
     "cli": {"common"},  # the one-line error, tables and opening the database
     "dashboard": {"render", "session"},  # the page machinery and who is browsing
+    "hcapi": {"common", "shapes"},  # keys, CORS and errors; Healthchecks' JSON
 }
 FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
@@ -99,6 +103,16 @@ FAMILY_EDGES: dict[str, set[str]] = {
         "pingd.dashboard.edit",
         "pingd.dashboard.channels",
         "pingd.dashboard.tv",
+    },
+    # Healthchecks' check resources validate its body; its history resources
+    # find checks as the check resources do; the route table lists them all.
+    "pingd.hcapi.checks": {"pingd.hcapi.spec"},
+    "pingd.hcapi.history": {"pingd.hcapi.checks"},
+    "pingd.hcapi.project": {
+        "pingd.hcapi.checks",
+        "pingd.hcapi.history",
+        "pingd.hcapi.badges",
+        "pingd.hcapi.metrics",
     },
     # The TV view shows the checks page's view (filters, rows, counts) as tiles.
     "pingd.dashboard.tv": {"pingd.dashboard.checks"},

@@ -41,7 +41,9 @@ def normalise(sql: str | None) -> str | None:
     if sql is None:
         return None
     without_comments = re.sub(r"--[^\n]*", "", sql)
-    return re.sub(r"\s+", " ", without_comments).strip()
+    collapsed = re.sub(r"\s+", " ", without_comments).strip()
+    # ALTER TABLE ADD COLUMN writes ", col" after the last column's own text.
+    return re.sub(r" ?([,()]) ?", r"\1", collapsed)
 
 
 def shape(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str | None]]:

@@ -36,6 +36,7 @@ def _channel_json(
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": channel.id,
+        "uuid": channel.uuid,
         "kind": channel.kind,
         "name": channel.name,
         "settings": service.masked_settings(channel),

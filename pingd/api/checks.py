@@ -24,6 +24,7 @@ from pingd.api.common import format_time
 from pingd.api.common import ok
 from pingd.api.common import read_json
 from pingd.api.common import service_of
+from pingd.domain.badges import check_badge_key
 from pingd.domain.check_input import UNIQUE_FIELDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
@@ -44,8 +45,16 @@ class CheckSerializer:
         self._base_url = base_url
 
     def check(
-        self, check: Check, now: datetime, ping_key: str, channel_ids: list[int]
+        self,
+        check: Check,
+        now: datetime,
+        channel_ids: list[int],
+        *,
+        keys: tuple[str, str],
+        last_success: datetime | None,
     ) -> dict[str, Any]:
+        """Return a check's JSON; ``keys`` are the project's ping key and badge secret."""
+        ping_key, badge_secret = keys
         data: dict[str, Any] = {
             "uuid": check.uuid,
             "name": check.name,
@@ -64,6 +73,7 @@ class CheckSerializer:
             grace=check.grace,
             n_pings=check.n_pings,
             last_ping=format_time(check.last_ping),
+            last_success=format_time(last_success),
             next_ping=None if check.status == "paused" else format_time(next_expected_ping(check)),
             last_duration=duration,
             manual_resume=check.manual_resume,
@@ -77,6 +87,7 @@ class CheckSerializer:
             created=format_time(check.created),
             ping_url=f"{self._base_url}/ping/{check.uuid}",
             slug_url=f"{self._base_url}/ping/{ping_key}/{check.slug}",
+            badge_url=f"{self._base_url}/b/2/{check_badge_key(badge_secret, check.uuid)}.svg",
         )
         return data
 
@@ -124,9 +135,17 @@ class _CheckResource(Resource):
         # What every check's JSON needs is read once, however many checks.
         service = service_of(req)
         channels = service.channel_ids_by_check()
-        now, ping_key = service.now(), service.project().ping_key
+        successes = service.last_success_times([check.id for check in checks])
+        now, project = service.now(), service.project()
+        keys = (project.ping_key, project.badge_key)
         return [
-            self._serialize.check(check, now, ping_key, channels.get(check.id, []))
+            self._serialize.check(
+                check,
+                now,
+                channels.get(check.id, []),
+                keys=keys,
+                last_success=successes.get(check.id),
+            )  # fmt: skip
             for check in checks
         ]
 

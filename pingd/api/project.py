@@ -47,6 +47,9 @@ class ProjectResource(Resource):
             "name": project.name,
             "ping_key": project.ping_key,
             "ping_url_base": f"{self._base_url}/ping/",
+            "uuid": project.uuid,
+            # Add a read-only API key to scrape it (Healthchecks' Prometheus URL).
+            "metrics_url_base": f"{self._base_url}/projects/{project.uuid}/metrics/",
         }
         ok(req, resp, data)
 

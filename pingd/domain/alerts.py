@@ -29,6 +29,7 @@ class Channel:
     name: str
     settings: dict[str, Any]
     created: datetime
+    uuid: str = ""  # the id a Healthchecks client holds
 
 
 @dataclass(frozen=True, slots=True)

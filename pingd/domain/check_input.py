@@ -6,18 +6,21 @@ they share with the CLI (names, periods, schedules) live in ``checks``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pingd.domain.checks import validate_name
 from pingd.domain.checks import validate_period
 from pingd.domain.checks import validate_schedule
 
-_STRING_FIELDS = ("name", "tags", "desc", "schedule", "tz", "methods", "success_kw",
+_STRING_FIELDS = ("name", "slug", "tags", "desc", "schedule", "tz", "methods", "success_kw",
                   "failure_kw", "start_kw")  # fmt: skip
 _INT_FIELDS = ("timeout", "grace")
 _BOOL_FIELDS = ("manual_resume", "filter_body", "filter_default_fail")
 UNIQUE_FIELDS = ("name", "slug", "tags", "timeout", "grace")
 MAX_TEXT_LENGTH = 10000
+# What a slug may be: the characters slugify gives, as Healthchecks allows.
+SLUG_PATTERN = re.compile(r"[a-z0-9_-]{0,100}")
 
 
 def _type_problem(field: str, value: Any) -> str | None:
@@ -60,6 +63,8 @@ def validate_check_input(data: dict[str, Any]) -> dict[str, str]:
     for period in _INT_FIELDS:
         if period in data:
             problems |= validate_period(period, data[period])
+    if "slug" in data and not SLUG_PATTERN.fullmatch(data["slug"]):
+        problems["slug"] = "must be at most 100 of a-z, 0-9, - and _"
     if "methods" in data and data["methods"] not in ("", "POST"):
         problems["methods"] = 'must be "" or "POST"'
     if "schedule" in data or "tz" in data:

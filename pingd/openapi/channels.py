@@ -53,9 +53,14 @@ def schemas() -> dict[str, Any]:
     return {
         "Channel": {
             "type": "object",
-            "required": ["id", "kind", "name", "settings", "created"],
+            "required": ["id", "uuid", "kind", "name", "settings", "created"],
             "properties": {
                 "id": {"type": "integer"},
+                "uuid": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "The channel's id in the Healthchecks-compatible API",
+                },
                 "kind": {"type": "string", "enum": list(CHANNEL_KINDS)},
                 "name": {"type": "string"},
                 "settings": {"type": "object", "description": "Secrets are shown masked"},

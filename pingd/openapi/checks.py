@@ -31,6 +31,11 @@ _TEXT = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
 def _check_input(*, with_unique: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "name": {"type": "string", "maxLength": MAX_NAME_LENGTH},
+        "slug": {
+            "type": "string",
+            "pattern": "^[a-z0-9_-]{0,100}$",
+            "description": "Set by itself; otherwise a new name sets it (slugified)",
+        },
         "tags": {**_TEXT, "description": "Space-separated tags"},
         "desc": _TEXT,
         "timeout": {**_PERIOD, "description": "Period in seconds; makes it a simple check"},
@@ -73,6 +78,7 @@ def _check_schema() -> dict[str, Any]:
         "grace": {"type": "integer"},
         "n_pings": {"type": "integer"},
         "last_ping": TIME,
+        "last_success": {**TIME, "description": "The newest success among the kept pings"},
         "next_ping": TIME,
         "last_duration": {"type": ["integer", "null"], "description": "Seconds"},
         "manual_resume": {"type": "boolean"},
@@ -86,6 +92,12 @@ def _check_schema() -> dict[str, Any]:
         "created": {"type": "string", "format": "date-time"},
         "ping_url": {"type": "string", "format": "uri"},
         "slug_url": {"type": "string", "format": "uri"},
+        "badge_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "The check's two-state SVG badge; /b/3/… for three states, "
+            ".json or .shields for the other formats",
+        },
     }
     always = [name for name in check_properties if name not in ("timeout", "schedule", "tz")]
     return {

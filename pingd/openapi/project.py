@@ -23,11 +23,17 @@ def project_schemas() -> dict[str, Any]:
     return {
         "Project": {
             "type": "object",
-            "required": ["name", "ping_key", "ping_url_base"],
+            "required": ["name", "ping_key", "ping_url_base", "uuid", "metrics_url_base"],
             "properties": {
                 "name": {"type": "string"},
                 "ping_key": {"type": "string", "pattern": "^[a-z0-9]{22}$"},
                 "ping_url_base": {"type": "string", "format": "uri"},
+                "uuid": {"type": "string", "format": "uuid"},
+                "metrics_url_base": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "Prometheus metrics: add a read-only API key",
+                },
             },
         },
     }

@@ -44,10 +44,20 @@ class ChecksService(ServiceCore):
         check, _ = self.upsert_check(fields, unique=())
         return check
 
-    def upsert_check(self, fields: dict[str, Any], unique: Sequence[str]) -> tuple[Check, bool]:
+    def upsert_check(
+        self,
+        fields: dict[str, Any],
+        unique: Sequence[str],
+        *,
+        first_match: bool = False,
+        slug_from_name: bool = True,
+    ) -> tuple[Check, bool]:
         """Update the one check that matches ``fields`` on ``unique``, or create one.
 
-        Return the check and whether it was created.
+        Return the check and whether it was created. Several matches are a
+        Duplicate unless ``first_match`` (Healthchecks' rule: the oldest is
+        updated). ``slug_from_name`` derives the slug from a given name
+        unless a slug is given too.
         """
         fields = dict(fields)
         channels = fields.pop("channels", _NOT_GIVEN)
@@ -57,17 +67,17 @@ class ChecksService(ServiceCore):
         def run(conn: sqlite3.Connection) -> tuple[Check, bool]:
             now = self._clock()
             channel_ids = self._resolve_channels(conn, project.id, channels)
-            template = _apply_fields(new_check(project.id, "", now), fields)
+            template = _apply_fields(new_check(project.id, "", now), fields, slug_from_name)
             if unique:
                 matches = [
                     check
                     for check in checks_db.list_checks(conn, project.id)
                     if all(getattr(check, name) == getattr(template, name) for name in unique)
                 ]
-                if len(matches) > 1:
+                if len(matches) > 1 and not first_match:
                     raise Duplicate(f"{len(matches)} checks match on {', '.join(unique)}")
                 if matches:
-                    updated = _apply_fields(matches[0], fields)
+                    updated = _apply_fields(matches[0], fields, slug_from_name)
                     checks_db.update_check(conn, updated)
                     if channel_ids is not None:
                         channels_db.set_check_channels(conn, updated.id, channel_ids)
@@ -80,7 +90,9 @@ class ChecksService(ServiceCore):
 
         return self._store.write(run)
 
-    def update_check(self, check_id: int, fields: dict[str, Any]) -> Check:
+    def update_check(
+        self, check_id: int, fields: dict[str, Any], *, slug_from_name: bool = True
+    ) -> Check:
         """Change the given fields of a check and return it."""
         fields = dict(fields)
         channels = fields.pop("channels", _NOT_GIVEN)
@@ -90,7 +102,7 @@ class ChecksService(ServiceCore):
             channel_ids = self._resolve_channels(conn, check.project_id, channels)
             if channel_ids is not None:
                 channels_db.set_check_channels(conn, check.id, channel_ids)
-            return _apply_fields(check, fields)
+            return _apply_fields(check, fields, slug_from_name)
 
         return self._change_check(check_id, change)
 
@@ -228,10 +240,10 @@ def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _apply_fields(check: Check, fields: dict[str, Any]) -> Check:
+def _apply_fields(check: Check, fields: dict[str, Any], slug_from_name: bool = True) -> Check:
     """Return the check with validated fields applied and derived fields recomputed."""
     updated = dataclasses.replace(check, **fields)
-    if "name" in fields:
+    if "name" in fields and "slug" not in fields and slug_from_name:
         updated = dataclasses.replace(updated, slug=slugify(fields["name"]))
     if "timeout" in fields:
         # Setting a period makes the check a simple one again.

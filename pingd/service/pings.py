@@ -113,6 +113,11 @@ class PingsService(ServiceCore):
             return {}
         return self._store.read(lambda conn: pings_db.last_success_times(conn, check_ids))
 
+    def kept_pings_by_kind(self) -> dict[int, dict[str, int]]:
+        """Return, per check id, how many of its kept pings are of each kind."""
+        project = self.project()
+        return self._store.read(lambda conn: pings_db.count_kept_pings_by_kind(conn, project.id))
+
     def _find_ping_target(
         self, conn: sqlite3.Connection, request: PingRequest
     ) -> tuple[Check | None, bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid as uuidlib
 from datetime import datetime
 from typing import Any
 
@@ -20,20 +21,24 @@ def _channel_from_row(row: sqlite3.Row) -> Channel:
     created = from_db_time(row["created"])
     assert created is not None
     settings = json.loads(row["settings"])
-    return Channel(row["id"], row["project_id"], row["kind"], row["name"], settings, created)
+    return Channel(
+        row["id"], row["project_id"], row["kind"], row["name"], settings, created, row["uuid"]
+    )
 
 
 def insert_channel(
     conn: sqlite3.Connection, project_id: int, kind: str, name: str, settings: dict[str, Any],
     now: datetime,
 ) -> Channel:  # fmt: skip
-    """Create a notification channel and return it."""
+    """Create a notification channel, with a random UUID, and return it."""
+    channel_uuid = str(uuidlib.uuid4())
     cursor = conn.execute(
-        "INSERT INTO channels (project_id, kind, name, settings, created) VALUES (?, ?, ?, ?, ?)",
-        (project_id, kind, name, json.dumps(settings), to_db_time(now)),
+        "INSERT INTO channels (project_id, kind, name, settings, created, uuid)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (project_id, kind, name, json.dumps(settings), to_db_time(now), channel_uuid),
     )
     assert cursor.lastrowid is not None
-    return Channel(cursor.lastrowid, project_id, kind, name, settings, now)
+    return Channel(cursor.lastrowid, project_id, kind, name, settings, now, channel_uuid)
 
 
 def update_channel(conn: sqlite3.Connection, channel: Channel) -> None:

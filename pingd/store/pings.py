@@ -125,6 +125,22 @@ def last_success_times(conn: sqlite3.Connection, check_ids: list[int]) -> dict[i
     return found
 
 
+def count_kept_pings_by_kind(
+    conn: sqlite3.Connection, project_id: int
+) -> dict[int, dict[str, int]]:
+    """Return, for each check of a project, how many of its kept pings are of each kind."""
+    rows = conn.execute(
+        "SELECT pings.check_id, pings.kind, count(*) FROM pings"
+        " JOIN checks ON checks.id = pings.check_id WHERE checks.project_id = ?"
+        " GROUP BY pings.check_id, pings.kind",
+        (project_id,),
+    ).fetchall()
+    counts: dict[int, dict[str, int]] = {}
+    for check_id, kind, count in rows:
+        counts.setdefault(int(check_id), {})[kind] = int(count)
+    return counts
+
+
 _TRIM_PINGS = "DELETE FROM pings WHERE check_id = ? AND n <= ?"
 
 # The staged write above, many rows to a statement (see

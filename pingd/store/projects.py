@@ -7,7 +7,9 @@ Imports only the package's shared ``times``; knows nothing of checks.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import sqlite3
+import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -22,6 +24,9 @@ class Project:
     id: int
     name: str
     ping_key: str
+    uuid: str = ""
+    # Secret: badge URLs are signed with it (pingd.domain.badges), never shown.
+    badge_key: str = dataclasses.field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +41,17 @@ class ApiKey:
     key_hash: str = dataclasses.field(repr=False)
 
 
+_PROJECT_COLUMNS = "id, name, ping_key, uuid, badge_key"
+
+
+def _project_from_row(row: sqlite3.Row) -> Project:
+    return Project(row["id"], row["name"], row["ping_key"], row["uuid"], row["badge_key"])
+
+
 def get_default_project(conn: sqlite3.Connection) -> Project | None:
     """Return the first project, the one a single-user install has."""
-    row = conn.execute("SELECT id, name, ping_key FROM projects ORDER BY id LIMIT 1").fetchone()
-    return None if row is None else Project(row["id"], row["name"], row["ping_key"])
+    row = conn.execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY id LIMIT 1").fetchone()
+    return None if row is None else _project_from_row(row)
 
 
 def get_project_by_ping_key(conn: sqlite3.Connection, ping_key: str) -> Project | None:
@@ -47,24 +59,25 @@ def get_project_by_ping_key(conn: sqlite3.Connection, ping_key: str) -> Project 
     if isinstance(conn, WriterConnection) and ping_key in conn.projects_by_ping_key:
         return cast(Project, conn.projects_by_ping_key[ping_key])
     row = conn.execute(
-        "SELECT id, name, ping_key FROM projects WHERE ping_key = ?", (ping_key,)
+        f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE ping_key = ?", (ping_key,)
     ).fetchone()
     if row is None:
         return None
-    project = Project(row["id"], row["name"], row["ping_key"])
+    project = _project_from_row(row)
     if isinstance(conn, WriterConnection):  # pingd never changes a project's key.
         conn.projects_by_ping_key[ping_key] = project
     return project
 
 
 def insert_project(conn: sqlite3.Connection, name: str, ping_key: str, now: datetime) -> Project:
-    """Create a project and return it."""
+    """Create a project, with a random UUID and secret badge key, and return it."""
+    project_uuid, badge_key = str(uuidlib.uuid4()), secrets.token_hex(16)
     cursor = conn.execute(
-        "INSERT INTO projects (name, ping_key, created) VALUES (?, ?, ?)",
-        (name, ping_key, to_db_time(now)),
+        "INSERT INTO projects (name, ping_key, created, uuid, badge_key) VALUES (?, ?, ?, ?, ?)",
+        (name, ping_key, to_db_time(now), project_uuid, badge_key),
     )
     assert cursor.lastrowid is not None
-    return Project(cursor.lastrowid, name, ping_key)
+    return Project(cursor.lastrowid, name, ping_key, project_uuid, badge_key)
 
 
 def _api_key_from_row(row: sqlite3.Row) -> ApiKey:
