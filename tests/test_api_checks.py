@@ -920,7 +920,8 @@ def test_it_reports_the_channels_a_check_alerts(
 # -- validation ---------------------------------------------------------------------------
 
 FIELDS = (
-    "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods", "manual_resume",
+    "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods",
+    "manual_resume",
     "filter_body", "filter_default_fail", "success_kw", "failure_kw", "start_kw", "channels",
 )  # fmt: skip
 

@@ -187,8 +187,11 @@ def test_create_rejects_what_healthchecks_rejects(
     assert hc.get("/api/v3/checks/", headers=rw).json["checks"] == []  # nothing was stored
 
 
-@pytest.mark.parametrize("field", ["channels", "timeout", "grace", "name", "schedule", "subject",
-                                   "subject_fail", "unique", "manual_resume", "methods"])  # fmt: skip
+NULLABLE = ["channels", "timeout", "grace", "name", "schedule", "subject", "subject_fail", "unique",
+            "manual_resume", "methods"]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", NULLABLE)
 def test_create_rejects_null_for_every_field(
     hc: webtest.TestApp, rw: dict[str, str], field: str
 ) -> None:
@@ -253,8 +256,12 @@ def test_channels_by_uuid_name_all_and_none(
 def test_channel_identifier_errors(hc: webtest.TestApp, rw: dict[str, str], svc: Service) -> None:
     svc.create_channel("webhook", "Twin", {"url_down": "http://127.0.0.1:9/a"})
     svc.create_channel("webhook", "Twin", {"url_down": "http://127.0.0.1:9/b"})
-    cases = {"nope": "invalid channel identifier: nope", "Twin": "non-unique channel identifier: Twin",
-             ",,": "empty channel identifier", UNKNOWN: f"invalid channel identifier: {UNKNOWN}"}  # fmt: skip
+    cases = {
+        "nope": "invalid channel identifier: nope",
+        "Twin": "non-unique channel identifier: Twin",
+        ",,": "empty channel identifier",
+        UNKNOWN: f"invalid channel identifier: {UNKNOWN}",
+    }
     for channels, message in cases.items():
         r = hc.post_json("/api/v1/checks/", {"channels": channels}, headers=rw, status=400)
         assert r.json == {"error": message}

@@ -280,6 +280,7 @@ def test_metrics_have_healthchecks_series_and_pingd_extras(
     hc.get(f"/ping/{a['uuid']}")
     hc.get(f"/ping/{b['uuid']}/fail")
     url = f"/projects/{service.project().uuid}/metrics/{ro['X-Api-Key']}"
+    now = clock.now.timestamp()
     r = hc.get(url)
     assert r.content_type == "text/plain"
     text = r.text
@@ -293,8 +294,8 @@ def test_metrics_have_healthchecks_series_and_pingd_extras(
                  f"hc_check_pings_total{alice} 2",
                  f'hc_check_kept_pings{alice[:-1]}, kind="start"}} 1',
                  f'hc_check_kept_pings{bob[:-1]}, kind="fail"}} 1',
-                 f"hc_check_last_ping_timestamp_seconds{bob} {clock.now.timestamp():.3f}",
-                 f"hc_check_last_success_timestamp_seconds{alice} {clock.now.timestamp():.3f}"):  # fmt: skip
+                 f"hc_check_last_ping_timestamp_seconds{bob} {now:.3f}",
+                 f"hc_check_last_success_timestamp_seconds{alice} {now:.3f}"):  # fmt: skip
         assert line + "\n" in text, line
     assert f"hc_check_last_success_timestamp_seconds{bob}" not in text
     assert "# TYPE hc_check_up gauge\n" in text
