@@ -45,6 +45,8 @@ INSTALL_HINTS = {
     "curl": "apt-get install curl",
     "wget": "apt-get install wget",
     "busybox": "apt-get install busybox",
+    "promtool": "apt-get install prometheus",
+    "prometheus": "apt-get install prometheus",
 }
 
 
