@@ -203,3 +203,28 @@ def test_a_ping_page_and_its_body_need_a_session(
         answer = app.get(path, status=303)
         assert answer.headers["Location"].startswith("/login?next=")
         assert b"secret" not in answer.body
+
+
+def test_it_shows_the_badges_ready_to_copy_and_the_badge_renders(
+    signed_in: webtest.TestApp, service: Service, make_check: Any
+) -> None:
+    check = make_check('Backup <"nightly">', tags="prod db")
+    page = signed_in.get(f"/checks/{check.uuid}")
+    html = page.html
+    (image,) = html.select("img.badge")
+    assert image["alt"] == 'Status badge of Backup <"nightly">'
+    copies = {code["data-label"]: code.text for code in html.select("code.copy")}
+    svg = copies["the SVG, up or down badge"]
+    assert re.fullmatch(r"http://localhost:8000/b/2/[0-9a-f-]{36}\.svg", svg)
+    assert copies["the SVG, also late badge"] == svg.replace("/b/2/", "/b/3/")
+    assert copies["the Markdown badge"] == f'![Backup <"nightly">]({svg})'
+    assert copies["the Tag prod, SVG badge"].endswith("/prod.svg")
+    assert copies["the Tag db, SVG badge"].endswith("/db.svg")
+    badges = " ".join(copies[label] for label in copies if "badge" in label)
+    for secret in (check.uuid, service.project().ping_key, service.project().badge_key):
+        assert secret not in badges
+    # The image on the page, and every URL shown, answer (the dashboard's own host).
+    assert signed_in.get(image["src"]).content_type == "image/svg+xml"
+    for label, url in copies.items():
+        if "badge" in label and label != "the Markdown badge":
+            assert signed_in.get(url.removeprefix("http://localhost:8000")).status_int == 200

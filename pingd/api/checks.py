@@ -24,7 +24,7 @@ from pingd.api.common import format_time
 from pingd.api.common import ok
 from pingd.api.common import read_json
 from pingd.api.common import service_of
-from pingd.domain.badges import check_badge_key
+from pingd.domain.badges import check_badge_url
 from pingd.domain.check_input import UNIQUE_FIELDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
@@ -87,7 +87,7 @@ class CheckSerializer:
             created=format_time(check.created),
             ping_url=f"{self._base_url}/ping/{check.uuid}",
             slug_url=f"{self._base_url}/ping/{ping_key}/{check.slug}",
-            badge_url=f"{self._base_url}/b/2/{check_badge_key(badge_secret, check.uuid)}.svg",
+            badge_url=check_badge_url(self._base_url, badge_secret, check.uuid, 2, "svg"),
         )
         return data
 

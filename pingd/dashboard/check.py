@@ -28,6 +28,9 @@ from pingd.dashboard.session import sign_in_first
 from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
 from pingd.domain.alerts import Channel
 from pingd.domain.alerts import Delivery
+from pingd.domain.badges import check_badge_url
+from pingd.domain.badges import tag_badge_urls
+from pingd.domain.badges import tags_of
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
@@ -105,6 +108,21 @@ def client_lines(base_url: str, check: Check) -> list[tuple[str, str]]:
     ]
 
 
+def badge_rows(base_url: str, secret: str, check: Check) -> list[tuple[str, str]]:
+    """The check's badge URLs, ready to copy, and a Markdown line for a README."""
+    svg = check_badge_url(base_url, secret, check.uuid, 2, "svg")
+    rows = [
+        ("SVG, up or down", svg),
+        ("SVG, also late", check_badge_url(base_url, secret, check.uuid, 3, "svg")),
+        ("JSON", check_badge_url(base_url, secret, check.uuid, 3, "json")),
+        ("Shields.io", check_badge_url(base_url, secret, check.uuid, 3, "shields")),
+        ("Markdown", f"![{check.name or 'status'}]({svg})"),
+    ]
+    rows += [(f"Tag {tag}, SVG", tag_badge_urls(base_url, secret, tag)["svg3"])
+             for tag in tags_of(check)]  # fmt: skip
+    return rows
+
+
 def actions_context(service: Service, check: Check) -> dict[str, Any]:
     """Return what the check page's action bar and channel form need."""
     return {"channels": service.list_channels(),
@@ -135,8 +153,9 @@ class CheckPage:
         status = status_at(check, now)
         pings = self._service.list_pings(check.id)
         durations = pair_durations(pings)
+        project = self._service.project()
         uuid_url = f"{self._base_url}/ping/{check.uuid}"
-        slug_url = f"{self._base_url}/ping/{self._service.project().ping_key}/{check.slug}"
+        slug_url = f"{self._base_url}/ping/{project.ping_key}/{check.slug}"
         flips = self._service.list_flips(check.id)[:RECENT_FLIPS]
         deliveries = self._service.check_deliveries(check, RECENT_DELIVERIES)
         runs = [(n, durations[n], kind) for n, kind in sorted((p.n, p.kind) for p in pings)
@@ -146,6 +165,8 @@ class CheckPage:
             notice=self._sessions.take_notice(req, resp), **actions_context(self._service, check),
             symbol=STATUS_SYMBOLS.get(status, "?"), sentence=explain(check, status),
             uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(self._base_url, check),
+            badges=badge_rows(self._base_url, project.badge_key, check),
+            badge_path=check_badge_url("", project.badge_key, check.uuid, 3, "svg"),
             schedule=describe_schedule(check), runs=_schedule_runs(check, now),
             events=merge_events(pings[:RECENT_PINGS], durations, flips, deliveries),
             output=last_output(pings),

@@ -15,6 +15,7 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from pingd.domain.checks import Check
 from pingd.domain.checks import status_at
@@ -96,3 +97,19 @@ def badge_state(checks: Iterable[Check], now: datetime, *, with_late: bool) -> B
     if grace and with_late:
         return BadgeState("late", total, grace, down)
     return BadgeState("up", total, grace, down)
+
+
+def tag_badge_urls(base_url: str, secret: str, tag: str) -> dict[str, str]:
+    """Return one tag's six badge URLs, keyed as Healthchecks' ``badges/`` lists them."""
+    badge_id, sig = project_badge_id(secret), tag_signature(secret, tag)
+    where = "" if tag == "*" else "/" + quote(tag, safe="")
+    urls = {}
+    for fmt in BADGE_FORMATS:
+        urls[fmt] = f"{base_url}/badge/{badge_id}/{sig}-2{where}.{fmt}"
+        urls[fmt + "3"] = f"{base_url}/badge/{badge_id}/{sig}{where}.{fmt}"
+    return {name: urls[name] for name in ("svg", "svg3", "json", "json3", "shields", "shields3")}
+
+
+def check_badge_url(base_url: str, secret: str, check_uuid: str, states: int, fmt: str) -> str:
+    """Return a check's own badge URL."""
+    return f"{base_url}/b/{states}/{check_badge_key(secret, check_uuid)}.{fmt}"

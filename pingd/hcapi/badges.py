@@ -12,7 +12,6 @@ outside text and are escaped in the SVG. Answers are never cached and carry
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import falcon
@@ -25,7 +24,6 @@ from pingd.domain.badges import badge_state
 from pingd.domain.badges import check_badge_key
 from pingd.domain.badges import project_badge_id
 from pingd.domain.badges import signature_matches
-from pingd.domain.badges import tag_signature
 from pingd.domain.badges import tags_of
 from pingd.errors import NotFound
 from pingd.service import Service
@@ -82,22 +80,6 @@ def render_badge(resp: falcon.Response, label: str, state: BadgeState, fmt: str)
                "color": SHIELDS_COLORS[state.status]}  # fmt: skip
     resp.content_type = falcon.MEDIA_JSON
     resp.text = json.dumps(doc)
-
-
-def tag_badge_urls(base_url: str, secret: str, tag: str) -> dict[str, str]:
-    """Return one tag's six badge URLs, keyed as Healthchecks' ``badges/`` lists them."""
-    badge_id, sig = project_badge_id(secret), tag_signature(secret, tag)
-    where = "" if tag == "*" else "/" + quote(tag, safe="")
-    urls = {}
-    for fmt in BADGE_FORMATS:
-        urls[fmt] = f"{base_url}/badge/{badge_id}/{sig}-2{where}.{fmt}"
-        urls[fmt + "3"] = f"{base_url}/badge/{badge_id}/{sig}{where}.{fmt}"
-    return {name: urls[name] for name in ("svg", "svg3", "json", "json3", "shields", "shields3")}
-
-
-def check_badge_url(base_url: str, secret: str, check_uuid: str, states: int, fmt: str) -> str:
-    """Return a check's own badge URL."""
-    return f"{base_url}/b/{states}/{check_badge_key(secret, check_uuid)}.{fmt}"
 
 
 def _split_format(name: str) -> tuple[str, str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import falcon
 
+from pingd.domain.badges import tag_badge_urls
 from pingd.domain.badges import tags_of
 from pingd.hcapi.badges import CheckBadgeResource
 from pingd.hcapi.badges import TagBadgeResource
-from pingd.hcapi.badges import tag_badge_urls
 from pingd.hcapi.checks import ChecksResource
 from pingd.hcapi.checks import PauseResource
 from pingd.hcapi.checks import ResumeResource

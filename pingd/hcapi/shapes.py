@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pingd.domain.alerts import Channel
-from pingd.domain.badges import check_badge_key
+from pingd.domain.badges import check_badge_url
 from pingd.domain.badges import status_ignoring_run
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
@@ -59,7 +59,6 @@ class View:
 def check_dict(check: Check, view: View) -> dict[str, Any]:
     """Return the check as Healthchecks' ``Check.to_dict`` would."""
     next_ping = next_expected_ping(check) if check.status == "up" else None
-    badge_key = check_badge_key(view.badge_secret, check.uuid)
     data: dict[str, Any] = {
         "name": check.name,
         "slug": check.slug,
@@ -82,7 +81,7 @@ def check_dict(check: Check, view: View) -> dict[str, Any]:
         "filter_body": False,
         "filter_http_body": check.filter_body,
         "filter_default_fail": check.filter_default_fail,
-        "badge_url": f"{view.base_url}/b/2/{badge_key}.svg",
+        "badge_url": check_badge_url(view.base_url, view.badge_secret, check.uuid, 2, "svg"),
     }
     if check.last_duration:
         data["last_duration"] = int(check.last_duration)

@@ -405,3 +405,24 @@ def test_every_page_passes_axe(
         browser.set_window_size(1280, 900)
     found = {path: found for path, found in problems.items() if found}
     assert found == {}, json.dumps(found, indent=1)
+
+
+def test_badges_render_on_the_check_page_and_on_their_own(
+    browser: Any, site: Site, checks: dict[str, Any]
+) -> None:
+    uuid = checks[HOSTILE_NAME]["uuid"]
+    sign_in(browser, site, site.key, f"/checks/{uuid}")
+    image = browser.find_element(by().CSS_SELECTOR, "img.badge")
+    loaded = browser.execute_script(
+        "const i = arguments[0]; return [i.complete, i.naturalWidth, i.naturalHeight];", image
+    )
+    assert loaded[0] is True and loaded[1] > 40 and loaded[2] == 20, loaded
+    # Opened by itself, the SVG is a document whose hostile label is only text.
+    browser.get(site.url + image.get_attribute("src").removeprefix(site.url))
+    root = browser.execute_script("return document.documentElement.localName")
+    assert root == "svg"
+    texts = browser.execute_script(
+        "return [...document.querySelectorAll('text')].map(t => t.textContent)"
+    )
+    assert texts[0] == HOSTILE_NAME and texts[2] in ("up", "late", "down")
+    assert browser.execute_script("return window.__x === undefined && window.__y === undefined")
