@@ -106,6 +106,18 @@ def app(config: Config, store: Store, clock: FakeClock, service: Service) -> web
 
 
 @pytest.fixture
+def rw(service: Service) -> dict[str, str]:
+    """The X-Api-Key header of a new read-write key (Healthchecks' API tests)."""
+    return {"X-Api-Key": service.create_api_key("rw")}
+
+
+@pytest.fixture
+def ro(service: Service) -> dict[str, str]:
+    """The X-Api-Key header of a new read-only key."""
+    return {"X-Api-Key": service.create_api_key("ro", read_only=True)}
+
+
+@pytest.fixture
 def make_check(service: Service) -> Any:
     """Create a check through the service; keyword arguments are check fields."""
 

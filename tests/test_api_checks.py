@@ -947,6 +947,7 @@ INVALID_FIELDS: list[tuple[str, Any]] = [
     ("schedule", "* * *"), ("schedule", "61 * * * *"), ("schedule", "not a cron at all"),
     ("schedule", "* * * * * *"), ("schedule", "*/0 * * * *"),
     ("tz", "Mars/Olympus_Mons"), ("tz", ""), ("tz", "Europe/"), ("tz", "../../etc/passwd"),
+    ("tz", "Europe/" + "x" * 300),  # longer than a file name may be: once a 500
     ("slug", "Has Spaces"), ("slug", "UPPER"), ("slug", "s" * 101), ("slug", "ü"), ("slug", 5),
     # Unknown fields.
     ("colour", "red"), ("uuid", UNKNOWN_UUID), ("status", "up"),

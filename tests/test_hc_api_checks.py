@@ -35,16 +35,6 @@ def hc(make_app: Any) -> webtest.TestApp:
     return make_app(server__base_url=BASE, limits__max_checks=5)
 
 
-@pytest.fixture
-def rw(service: Service) -> dict[str, str]:
-    return {"X-Api-Key": service.create_api_key("rw")}
-
-
-@pytest.fixture
-def ro(service: Service) -> dict[str, str]:
-    return {"X-Api-Key": service.create_api_key("ro", read_only=True)}
-
-
 def post(
     hc: webtest.TestApp, path: str, body: Any, status: int | str = "*"
 ) -> webtest.TestResponse:
@@ -469,5 +459,6 @@ def test_status_is_ok_without_a_key(hc: webtest.TestApp) -> None:
 
 
 def test_unknown_api_paths_are_404_not_500(hc: webtest.TestApp, rw: dict[str, str]) -> None:
-    for path in ("/api/v4/checks/", "/api/v3/nothing", "/api/v3/checks/x/y/z"):
-        hc.get(path, headers=rw, status=404)
+    for path in ("/api/v4/checks/", "/api/v3/nothing", "/api/v3/checks/x/y/z",
+                 f"/api/v3/checks/{UNKNOWN}"):  # fmt: skip
+        assert hc.get(path, headers=rw, status=404).text == "not found"

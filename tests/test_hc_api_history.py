@@ -36,16 +36,6 @@ def hc(make_app: Any) -> webtest.TestApp:
     return make_app(server__base_url=BASE)
 
 
-@pytest.fixture
-def rw(service: Service) -> dict[str, str]:
-    return {"X-Api-Key": service.create_api_key("rw")}
-
-
-@pytest.fixture
-def ro(service: Service) -> dict[str, str]:
-    return {"X-Api-Key": service.create_api_key("ro", read_only=True)}
-
-
 def new_check(hc: webtest.TestApp, rw: dict[str, str], **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = hc.post_json("/api/v3/checks/", fields, headers=rw, status=201).json
     return doc

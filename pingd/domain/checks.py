@@ -150,7 +150,11 @@ def validate_schedule(schedule: str, tz: str) -> dict[str, str]:
     problems: dict[str, str] = {}
     try:
         zone = zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (
+        zoneinfo.ZoneInfoNotFoundError,
+        ValueError,
+        OSError,
+    ):  # OSError: a name too long for a file
         problems["tz"] = f"{tz!r} is not a known IANA time zone"
         zone = zoneinfo.ZoneInfo("UTC")
     if len(schedule.split()) != 5:

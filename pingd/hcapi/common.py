@@ -158,6 +158,8 @@ def render_hc_error(resp: falcon.Response, ex: PingdError) -> None:
         status = 400
         field, problem = next(iter(ex.fields.items()), ("body", "is not valid"))
         message = f"json validation error: {field} {_short(problem)}"
+    if status == 404:  # no such route or check; Healthchecks sends an HTML page
+        message = "not found"
     resp.status = status
     if status in (400, 401, 413):
         resp.content_type = falcon.MEDIA_JSON
