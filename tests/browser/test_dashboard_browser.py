@@ -117,17 +117,24 @@ def test_every_action_through_its_form(browser: Any, site: Site, checks: dict[st
     def click(label: str) -> None:
         browser.find_element(by().XPATH, f"//button[normalize-space()='{label}']").click()
 
-    def notice() -> str:
-        return wait_for(lambda: texts(browser, ".notice"), "a notice")[0]
+    def notice(starting: str) -> str:
+        # Wait for the new page's notice: right after a click the old page, with
+        # the previous notice, may still be the one shown.
+        def found() -> str:
+            shown = texts(browser, ".notice")
+            return shown[0] if shown and shown[0].startswith(starting) else ""
+
+        text: str = wait_for(found, f"a notice starting {starting!r}")
+        return text
 
     click("Ping now")
-    assert notice() == "Pinged Fresh."
+    assert notice("Pinged") == "Pinged Fresh."
     assert site.api("GET", f"/v1/checks/{uuid}")["data"]["status"] == "up"
     click("Pause")
-    assert notice().startswith("Paused Fresh")
+    assert notice("Paused Fresh")
     assert site.api("GET", f"/v1/checks/{uuid}")["data"]["status"] == "paused"
     click("Resume")
-    assert notice().startswith("Resumed Fresh")
+    assert notice("Resumed Fresh")
     browser.find_element(by().LINK_TEXT, "Edit").click()
     name = browser.find_element(by().ID, "f-name")
     name.clear()
@@ -145,7 +152,7 @@ def test_every_action_through_its_form(browser: Any, site: Site, checks: dict[st
     tz.clear()
     tz.send_keys("Europe/Berlin")
     click("Save")
-    assert notice() == "Saved Fresh renamed."
+    assert notice("Saved") == "Saved Fresh renamed."
     data = site.api("GET", f"/v1/checks/{uuid}")["data"]
     assert (data["name"], data["schedule"], data["tz"]) == (
         "Fresh renamed",
@@ -154,12 +161,12 @@ def test_every_action_through_its_form(browser: Any, site: Site, checks: dict[st
     )
     browser.find_element(by().PARTIAL_LINK_TEXT, "Delete").click()
     click("Delete it")
-    assert notice().startswith("Deleted Fresh renamed")
+    assert notice("Deleted Fresh renamed")
     assert browser.current_url == site.url + "/"
     browser.find_element(by().LINK_TEXT, "New check").click()
     browser.find_element(by().ID, "f-name").send_keys("Fresh")
     click("Create")
-    assert notice() == "Created Fresh."
+    assert notice("Created") == "Created Fresh."
     checks["Fresh"] = {"uuid": browser.current_url.rsplit("/", 1)[1]}
 
 
