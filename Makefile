@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint fmt bench bench-dashboard clean
+.PHONY: run test test-slow lint fmt bench bench-dashboard bench-hcapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)  ## Benchmarks against a bare Falcon baseline, then the soak tes
 
 bench-dashboard: $(STAMP)  ## The checks page with 1,000 checks: time, size, memory (BENCHMARKS.md).
 	$(BIN)/python bench/dashboard.py
+
+bench-hcapi: $(STAMP)  ## The Healthchecks-compatible API, badges and metrics with 1,000 checks, against /v1.
+	$(BIN)/python bench/hcapi.py --rounds 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
