@@ -162,6 +162,18 @@ CREATE TABLE login_links (
 
 CREATE INDEX login_links_api_key ON login_links (api_key_id);
 
+-- Checks and channels declared in the config files, with what the last apply
+-- wrote (JSON), so that a change made since through the API shows as drift.
+CREATE TABLE declared_checks (
+    check_id INTEGER PRIMARY KEY REFERENCES checks (id) ON DELETE CASCADE,
+    applied TEXT NOT NULL               -- JSON: the declared fields as last applied
+) STRICT;
+
+CREATE TABLE declared_channels (
+    channel_id INTEGER PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+    applied TEXT NOT NULL               -- JSON; secrets only as a SHA-256, never in clear
+) STRICT;
+
 -- Which pingd last created or migrated this database, so that an older pingd
 -- that finds a newer schema can say which release made it.
 CREATE TABLE meta (
@@ -172,4 +184,4 @@ CREATE TABLE meta (
 -- Marks the file as pingd's ("ping" in ASCII), for file(1) and for pingd itself.
 PRAGMA application_id = 1885957735;
 
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_FILENAME = "pingd.toml"
+# Top-level keys of the file that declare checks and channels (pingd.declared
+# reads them); they are not settings.
+DECLARATION_KEYS = ("check", "channel", "include", "prune")
 
 
 class ConfigError(Exception):
@@ -191,6 +194,7 @@ class Config:
     alerts: AlertsConfig
     smtp: SmtpConfig
     source: str = "built-in defaults"
+    path: str = ""  # the config file read, if any (its checks and channels are declared)
 
 
 _SECTION_CLASSES: dict[str, type] = {
@@ -265,6 +269,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _values_from_toml(data: Mapping[str, Any], source: str) -> dict[str, tuple[Any, str]]:
     values: dict[str, tuple[Any, str]] = {}
     for section, table in data.items():
+        if section in DECLARATION_KEYS:
+            continue
         if section not in SECTIONS:
             raise ConfigError(f"unknown section [{section}] in {source}")
         if not isinstance(table, dict):
@@ -326,7 +332,8 @@ def load_config(
     for name, (value, source) in (overrides or {}).items():
         setting = SETTINGS_BY_NAME[name]
         values[name] = (_coerce(setting, value, source), source)
-    return _build(values, source=str(path) if path else "built-in defaults")
+    config = _build(values, source=str(path) if path else "built-in defaults")
+    return dataclasses.replace(config, path=str(path) if path else "")
 
 
 def _build(values: Mapping[str, tuple[Any, str]], source: str) -> Config:

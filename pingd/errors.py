@@ -20,6 +20,7 @@ sends (byte-compatible with Healthchecks where an equivalent exists)::
      │    └── Duplicate             409 DUPLICATE
      ├── PayloadTooLarge            413 PAYLOAD_TOO_LARGE      "request body too large"
      ├── InvalidInput               422 INVALID_INPUT (+ fields)
+     ├── DeclarationError           422 INVALID_DECLARATION (the config files' checks, channels)
      ├── RateLimited                429 RATE_LIMITED (+ retry_after)
      ├── StorageFull                503 STORAGE_FULL           "storage full" (+ retry_after)
      └── StorageUnavailable         503 STORAGE_UNAVAILABLE    "storage unavailable" (+ retry_after)
@@ -150,6 +151,14 @@ class InvalidInput(PingdError):
         first = next(iter(self.fields.items()), None)
         summary = f"{first[0]}: {first[1]}" if first else None
         super().__init__(message or summary)
+
+
+class DeclarationError(PingdError):
+    """A check or channel declared in the config files is wrong: names the file, table, field."""
+
+    status = 422
+    code = "INVALID_DECLARATION"
+    default_message = "invalid declaration"
 
 
 class RateLimited(PingdError):

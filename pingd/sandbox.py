@@ -70,6 +70,9 @@ class DryRunNotifier:
     def mask(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         return self._real.mask(kind, settings)
 
+    def secret_fields(self, kind: str) -> tuple[str, ...]:
+        return self._real.secret_fields(kind)
+
     def send(self, channel: Channel, event: dict[str, Any]) -> None:
         raise PingdError("developer mode never sends notifications")
 

@@ -25,7 +25,9 @@ def write_toml(tmp_path: Path, text: str) -> Path:
 def sections(config: Config) -> dict[str, Any]:
     """Return every setting of a config, without where the config came from."""
     return {
-        f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "source"
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.name not in ("source", "path")
     }
 
 
@@ -345,6 +347,7 @@ def test_it_loads_the_repository_pingd_toml_as_exactly_the_built_in_defaults() -
     from_file = load_config(REPO / "pingd.toml", environ={})
     assert sections(from_file) == sections(load_config(None, environ={}))
     assert from_file.source == str(REPO / "pingd.toml")
+    assert from_file.path == str(REPO / "pingd.toml")
 
 
 # -- find_config_path ----------------------------------------------------------

@@ -72,7 +72,9 @@ def test_it_declares_every_held_id_autoincrement_and_only_pings_without(
     autoincrement = {name for name, sql in tables.items() if "AUTOINCREMENT" in sql}
     assert autoincrement == set(HELD_TABLES)
     # The rest: pings (known by check and n), and tables keyed by other columns.
-    assert set(tables) - autoincrement == {"pings", "check_channels", "meta"}
+    assert set(tables) - autoincrement == {
+        "pings", "check_channels", "meta", "declared_checks", "declared_channels"
+    }  # fmt: skip
 
 
 # -- ids after deletion and restart -------------------------------------------

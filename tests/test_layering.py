@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     # The queries, a module per family of tables, run by the writer.
     "store": {"domain", "writer"},
     # The use cases: the store's queries, run through the writer's Store.
-    "service": {"domain", "store", "writer", "errors"},
+    "service": {"domain", "store", "writer", "errors", "declared"},
+    # Declared checks and channels: read from the files, planned; pure but for the reading.
+    "declared": {"domain", "errors"},
     # notify reads its SMTP settings as config's frozen dataclass; config is a
     # stdlib-only leaf, so this adds no edge back up.
     "notify": {"errors", "domain", "config", "textsafe"},
@@ -57,7 +59,8 @@ ALLOWED: dict[str, set[str]] = {
     # The HTTP server: waitress, with the ping lane that feeds the writer.
     "server": {"ping_routes", "service"},
     "cli": {"config", "app", "migrate", "service", "store", "writer", "domain", "errors",
-            "scheduler", "notify", "server", "dbfile", "serverlock", "textsafe", "clock"},
+            "declared", "scheduler", "notify", "server", "dbfile", "serverlock", "textsafe",
+            "clock"},
     "__main__": {"cli"},
     "pingd": set(),
 }  # fmt: skip
@@ -67,7 +70,7 @@ ALWAYS_ALLOWED = {"pingd"}
 # standard library (plus what is listed), so they stay readable on their own.
 STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": set(),
                "domain": {"cronsim"}, "dbfile": set(), "serverlock": set(),
-               "clock": set(), "textsafe": set()}  # fmt: skip
+               "clock": set(), "textsafe": set(), "declared": set()}  # fmt: skip
 
 # Inside each sub-package, the modules the others may import: what the
 # package's families share. A family's module imports no other family's (a
@@ -84,11 +87,16 @@ PACKAGE_SHARED: dict[str, set[str]] = {
     "cli": {"common"},  # the one-line error, tables and opening the database
     "dashboard": {"render", "session"},  # the page machinery and who is browsing
     "hcapi": {"common", "shapes"},  # keys, CORS and errors; Healthchecks' JSON
+    "declared": {"parse"},  # the declaration as read, which the plan and export are about
 }
 FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
     # its own transaction; neither family needs anything of pings.
     "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+    # Applying a declaration writes checks as the checks family does.
+    "pingd.service.declared": {"pingd.service.checks"},
+    # The export writes a check's fields as the plan compares them.
+    "pingd.declared.export": {"pingd.declared.plan"},
     # A browser signs in with an API key, hashed the same way.
     "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
@@ -118,12 +126,15 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.dashboard.tv": {"pingd.dashboard.checks"},
     # The check page draws its charts from the numbers chart.py computes.
     "pingd.dashboard.check": {"pingd.dashboard.chart"},
+    # ``pingd serve`` applies the declared checks at start and on SIGHUP.
+    "pingd.cli.serve": {"pingd.cli.declared"},
     # ``pingd``'s parser gathers the subcommands of every family.
     "pingd.cli.main": {
         "pingd.cli.serve",
         "pingd.cli.keys",
         "pingd.cli.checks",
         "pingd.cli.channels",
+        "pingd.cli.declared",
         "pingd.cli.backup",
     },
 }

@@ -22,6 +22,7 @@ from pingd import __version__
 from pingd.cli import backup
 from pingd.cli import channels
 from pingd.cli import checks
+from pingd.cli import declared
 from pingd.cli import keys
 from pingd.cli import serve
 from pingd.cli.common import CliError
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file, overrides storage.path (env PINGD_DB)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (serve, keys, checks, channels, backup):
+    for family in (serve, keys, checks, channels, declared, backup):
         family.add_parsers(commands)
     return parser
 

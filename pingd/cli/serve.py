@@ -17,6 +17,7 @@ from pingd.app import create_app
 from pingd.app import make_ping_router
 from pingd.cli.common import CliError
 from pingd.cli.common import open_service
+from pingd.cli.declared import Reloader
 from pingd.config import Config
 from pingd.dbfile import check_path
 from pingd.scheduler import AlertLoop
@@ -79,6 +80,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     lock = ServerLock(config.storage.path)  # before anything else touches the database
     try:
         store, service = open_service(config, banner_stream=sys.stdout)
+        reloader = Reloader(config, service)
+        reloader.apply("start")
+        reloader.install()
         alerts = AlertLoop(service, tick_seconds=config.alerts.tick_seconds)
         try:
             _serve(config, store, service, alerts, lock)

@@ -66,6 +66,12 @@ class Notifier:
         """Return the settings with every secret shortened beyond use."""
         return mask_settings(KINDS[kind].FIELDS, settings)
 
+    def secret_fields(self, kind: str) -> tuple[str, ...]:
+        """Return the names of a kind's secret settings (never shown, never exported)."""
+        module = KINDS.get(kind)
+        fields = module.FIELDS if module else {}
+        return tuple(name for name, field in fields.items() if field.secret)
+
     def send(self, channel: Channel, event: dict[str, Any]) -> None:
         """Deliver one alert event through a channel; raise NotifyError on failure."""
         message = render_message(event, self._base_url)

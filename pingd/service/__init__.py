@@ -7,7 +7,7 @@ use case from the injected clock.
 The use cases live by family, each a class over the shared ``ServiceCore``
 (``pingd.service.core``): ``keys`` (the project and its API keys),
 ``checks``, ``pings``, ``channels``, ``alerts`` (deliveries) and ``sessions``
-(signed-in browsers). ``Service``
+(signed-in browsers) and ``declared`` (what the config files declare). ``Service``
 is all of them over one store; nothing else is defined or re-exported here.
 """
 
@@ -16,12 +16,14 @@ from __future__ import annotations
 from pingd.service.alerts import AlertsService
 from pingd.service.channels import ChannelsService
 from pingd.service.checks import ChecksService
+from pingd.service.declared import DeclaredService
 from pingd.service.keys import KeysService
 from pingd.service.pings import PingsService
 from pingd.service.sessions import SessionsService
 
 
 class Service(
-    KeysService, ChecksService, PingsService, ChannelsService, AlertsService, SessionsService
-):
+    KeysService, ChecksService, PingsService, ChannelsService, AlertsService, SessionsService,
+    DeclaredService,
+):  # fmt: skip
     """pingd's use cases over one store, clock and set of limits."""

@@ -67,7 +67,7 @@ class ChecksService(ServiceCore):
         def run(conn: sqlite3.Connection) -> tuple[Check, bool]:
             now = self._clock()
             channel_ids = self._resolve_channels(conn, project.id, channels)
-            template = _apply_fields(new_check(project.id, "", now), fields, slug_from_name)
+            template = apply_check_fields(new_check(project.id, "", now), fields, slug_from_name)
             if unique:
                 matches = [
                     check
@@ -77,7 +77,7 @@ class ChecksService(ServiceCore):
                 if len(matches) > 1 and not first_match:
                     raise Duplicate(f"{len(matches)} checks match on {', '.join(unique)}")
                 if matches:
-                    updated = _apply_fields(matches[0], fields, slug_from_name)
+                    updated = apply_check_fields(matches[0], fields, slug_from_name)
                     checks_db.update_check(conn, updated)
                     if channel_ids is not None:
                         channels_db.set_check_channels(conn, updated.id, channel_ids)
@@ -102,7 +102,7 @@ class ChecksService(ServiceCore):
             channel_ids = self._resolve_channels(conn, check.project_id, channels)
             if channel_ids is not None:
                 channels_db.set_check_channels(conn, check.id, channel_ids)
-            return _apply_fields(check, fields, slug_from_name)
+            return apply_check_fields(check, fields, slug_from_name)
 
         return self._change_check(check_id, change)
 
@@ -240,7 +240,7 @@ def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _apply_fields(check: Check, fields: dict[str, Any], slug_from_name: bool = True) -> Check:
+def apply_check_fields(check: Check, fields: dict[str, Any], slug_from_name: bool = True) -> Check:
     """Return the check with validated fields applied and derived fields recomputed."""
     updated = dataclasses.replace(check, **fields)
     if "name" in fields and "slug" not in fields and slug_from_name:

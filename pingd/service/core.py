@@ -37,6 +37,9 @@ class Notifier(Protocol):
     def mask(self, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Return the settings with every secret shortened beyond use."""
 
+    def secret_fields(self, kind: str) -> tuple[str, ...]:
+        """Return the names of a kind's secret settings."""
+
     def send(self, channel: Channel, event: dict[str, Any]) -> None:
         """Deliver one event to a channel, or raise with a message that holds no secret."""
 

@@ -28,10 +28,10 @@ def _channel_from_row(row: sqlite3.Row) -> Channel:
 
 def insert_channel(
     conn: sqlite3.Connection, project_id: int, kind: str, name: str, settings: dict[str, Any],
-    now: datetime,
+    now: datetime, channel_uuid: str | None = None,
 ) -> Channel:  # fmt: skip
-    """Create a notification channel, with a random UUID, and return it."""
-    channel_uuid = str(uuidlib.uuid4())
+    """Create a notification channel, with this UUID or a random one, and return it."""
+    channel_uuid = channel_uuid or str(uuidlib.uuid4())
     cursor = conn.execute(
         "INSERT INTO channels (project_id, kind, name, settings, created, uuid)"
         " VALUES (?, ?, ?, ?, ?, ?)",
