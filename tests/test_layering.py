@@ -135,6 +135,7 @@ FAMILY_EDGES: dict[str, set[str]] = {
         "pingd.cli.checks",
         "pingd.cli.channels",
         "pingd.cli.declared",
+        "pingd.cli.hcimport",
         "pingd.cli.backup",
     },
 }

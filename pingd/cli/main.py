@@ -23,6 +23,7 @@ from pingd.cli import backup
 from pingd.cli import channels
 from pingd.cli import checks
 from pingd.cli import declared
+from pingd.cli import hcimport
 from pingd.cli import keys
 from pingd.cli import serve
 from pingd.cli.common import CliError
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file, overrides storage.path (env PINGD_DB)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (serve, keys, checks, channels, declared, backup):
+    for family in (serve, keys, checks, channels, declared, hcimport, backup):
         family.add_parsers(commands)
     return parser
 

@@ -119,6 +119,11 @@ def parse_declaration_text(text: str, where: str = "<text>") -> Declaration:
     return Declaration(tuple(checks), tuple(channels), bool(data.get("prune", False)), (where,))
 
 
+def check_from_table(source: str, index: int, table: dict[str, Any]) -> DeclaredCheck:
+    """Read one check given as a table from elsewhere (an import): the same rules as a file's."""
+    return _check(Path(source), index, table)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

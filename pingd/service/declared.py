@@ -35,15 +35,21 @@ from pingd.store import flips as flips_db
 class DeclaredService(ServiceCore):
     """Use cases of the checks and channels the config files declare: plan and apply."""
 
-    def apply_declaration(self, declaration: Declaration, *, dry_run: bool = False) -> list[Step]:
-        """Bring the database to the declaration (or only plan it); return the steps."""
+    def apply_declaration(
+        self, declaration: Declaration, *, dry_run: bool = False, manage: bool = True
+    ) -> list[Step]:
+        """Bring the database to the declaration (or only plan it); return the steps.
+
+        ``manage``: the files manage what is applied (drift is watched); an
+        import applies without it.
+        """
         cleaned = self._clean_channels(declaration.channels)
         project = self.project()
 
         def run(conn: sqlite3.Connection) -> list[Step]:
             steps = make_plan(declaration, self._state(conn, project.id), cleaned)
             if not dry_run:
-                self._carry_out(conn, project.id, steps, cleaned)
+                self._carry_out(conn, project.id, steps, cleaned, manage)
             return steps
 
         return self._store.read(run) if dry_run else self._store.write(run)
@@ -80,7 +86,7 @@ class DeclaredService(ServiceCore):
 
     def _carry_out(
         self, conn: sqlite3.Connection, project_id: int, steps: list[Step],
-        cleaned: dict[str, dict[str, Any]],
+        cleaned: dict[str, dict[str, Any]], manage: bool,
     ) -> None:  # fmt: skip
         now = self._clock()
         channel_ids: dict[str, int] = {}
@@ -89,6 +95,10 @@ class DeclaredService(ServiceCore):
                 channels_db.delete_channel(conn, step.target_id)
             elif isinstance(step.declared, DeclaredChannel):
                 channel_ids[step.name] = self._write_channel(conn, project_id, step, cleaned, now)
+                if manage:
+                    declared_db.record_applied(
+                        conn, "channel", channel_ids[step.name], step.desired
+                    )
         for channel in channels_db.list_channels(conn, project_id):
             channel_ids.setdefault(channel.name, channel.id)
         creating = sum(1 for s in steps if s.what == "check" and s.action == "create")
@@ -99,7 +109,9 @@ class DeclaredService(ServiceCore):
             if step.action == "delete" and step.target_id is not None:
                 checks_db.delete_check(conn, step.target_id)
             elif isinstance(step.declared, DeclaredCheck):
-                self._write_check(conn, project_id, step, channel_ids, now)
+                check_id = self._write_check(conn, project_id, step, channel_ids, now)
+                if manage:
+                    declared_db.record_applied(conn, "check", check_id, step.desired)
 
     def _write_channel(
         self, conn: sqlite3.Connection, project_id: int, step: Step,
@@ -119,13 +131,12 @@ class DeclaredService(ServiceCore):
                                        "in the database and a kind cannot change")  # fmt: skip
             channel = dataclasses.replace(found, name=declared.name, settings=settings)
             channels_db.update_channel(conn, channel)
-        declared_db.record_applied(conn, "channel", channel.id, step.desired)
         return channel.id
 
     def _write_check(
         self, conn: sqlite3.Connection, project_id: int, step: Step, channel_ids: dict[str, int],
         now: datetime,
-    ) -> None:  # fmt: skip
+    ) -> int:  # fmt: skip
         declared = step.declared
         assert isinstance(declared, DeclaredCheck)
         fields = {k: v for k, v in step.desired.items() if k != "channels"}
@@ -146,4 +157,4 @@ class DeclaredService(ServiceCore):
             checks_db.update_check(conn, check)
         ids = sorted(channel_ids[name] for name in step.desired["channels"])
         channels_db.set_check_channels(conn, check.id, ids)
-        declared_db.record_applied(conn, "check", check.id, step.desired)
+        return check.id
