@@ -345,3 +345,20 @@ def test_export_then_apply_on_an_empty_database_then_export_gives_the_same_file(
     finally:
         store_a.close()
         store_b.close()
+
+
+def test_a_declared_channel_changed_through_the_api_is_drift_without_showing_secrets(
+    tmp_path: Path, svc: Service
+) -> None:
+    path = write(tmp_path, '[[channel]]\nname = "phone"\nkind = "pushover"\n'
+                           'user_key_env = "U"\napp_token_env = "T"\n')  # fmt: skip
+    env = {"U": "u" * 30, "T": "t" * 30}
+    apply(svc, path, env=env)
+    (channel,) = svc.list_channels()
+    svc.update_channel(channel.id, settings={**channel.settings, "app_token": "s" * 30})
+    plan = apply(svc, path, dry_run=True, env=env)
+    assert plan == ("~ channel 'phone': settings app_token\n"
+                    "! channel 'phone' was changed outside the files (settings app_token); "
+                    "the files win")  # fmt: skip
+    apply(svc, path, env=env)
+    assert svc.list_channels()[0].settings["app_token"] == "t" * 30

@@ -125,3 +125,17 @@ def test_apply_and_export_from_the_command_line(tmp_path: Path) -> None:
     elsewhere.mkdir()
     none = run_cli(elsewhere, "--db", str(db), "apply")
     assert none.returncode == 1 and "no config file to apply" in none.stderr
+
+
+def test_a_broken_file_at_start_is_logged_and_the_server_serves_anyway(tmp_path: Path) -> None:
+    config = tmp_path / "pingd.toml"
+    config.write_text('[[check]]\nname = "x"\ngrace = "forever"\n', encoding="utf-8")
+    uuid = None
+    with running_server(tmp_path, global_args=["--config", str(config)]) as server:
+        wait_for_log(server, "start: nothing applied, the old state stays:")
+        assert "[[check]] 1 ('x'): grace: 'forever' is not a duration" in server.stderr()
+        made = run_cli(tmp_path, "--db", str(server.db), "check", "add", "Made by hand")
+        uuid = made.stdout.strip().rsplit("/", 1)[-1]
+        with urllib.request.urlopen(f"{server.url}/ping/{uuid}", timeout=10) as answer:
+            assert answer.read() == b"OK"
+    assert checks_in(server.db) == {"Made by hand": (3600, 1)}
