@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import webtest
 from conftest import FakeClock
 
 from pingd.dashboard.render import when
+from pingd.declared.parse import load_declaration
 from pingd.service import Service
 from pingd.service.pings import PingRequest
 
@@ -228,3 +230,17 @@ def test_it_shows_the_badges_ready_to_copy_and_the_badge_renders(
     for label, url in copies.items():
         if "badge" in label and label != "the Markdown badge":
             assert signed_in.get(url.removeprefix("http://localhost:8000")).status_int == 200
+
+
+def test_a_declared_check_says_that_changes_here_are_drift(
+    signed_in: webtest.TestApp, svc: Service, make_check: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "pingd.toml").write_text('[[check]]\nname = "From the files"\n', encoding="utf-8")
+    svc.apply_declaration(load_declaration(tmp_path / "pingd.toml", {}))
+    declared = next(c for c in svc.list_checks() if c.name == "From the files")
+    by_hand = make_check("By hand")
+    for path in (f"/checks/{declared.uuid}", f"/checks/{declared.uuid}/edit"):
+        note = signed_in.get(path).html.select("p.declared")
+        assert note and "declared in the config files" in note[0].text, path
+    for path in (f"/checks/{by_hand.uuid}", f"/checks/{by_hand.uuid}/edit"):
+        assert not signed_in.get(path).html.select("p.declared"), path

@@ -166,6 +166,7 @@ class CheckPage:
             symbol=STATUS_SYMBOLS.get(status, "?"), sentence=explain(check, status),
             uuid_url=uuid_url, slug_url=slug_url, lines=client_lines(self._base_url, check),
             badges=badge_rows(self._base_url, project.badge_key, check),
+            declared=self._service.check_is_declared(check.id),
             badge_path=check_badge_url("", project.badge_key, check.uuid, 3, "svg"),
             schedule=describe_schedule(check), runs=_schedule_runs(check, now),
             events=merge_events(pings[:RECENT_PINGS], durations, flips, deliveries),

@@ -119,6 +119,7 @@ class _CheckForm(Page):
             channels=self._service.list_channels(), chosen=chosen, zones=time_zones(),
             preview=preview(values, self._service.now()) if with_preview else None,
             action=f"/checks/{check.uuid}/edit" if check else "/checks/new",
+            declared=check is not None and self._service.check_is_declared(check.id),
         )  # fmt: skip
 
     def _save(

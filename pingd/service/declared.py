@@ -59,6 +59,10 @@ class DeclaredService(ServiceCore):
         project = self.project()
         return self._store.read(lambda conn: self._state(conn, project.id))
 
+    def check_is_declared(self, check_id: int) -> bool:
+        """Tell whether the config files manage a check (a change elsewhere is drift)."""
+        return self._store.read(lambda conn: declared_db.is_declared(conn, "check", check_id))
+
     def _clean_channels(self, channels: tuple[DeclaredChannel, ...]) -> dict[str, dict[str, Any]]:
         cleaned = {}
         for channel in channels:

@@ -31,3 +31,10 @@ def record_applied(
         f" ON CONFLICT ({column}) DO UPDATE SET applied = excluded.applied",
         (row_id, json.dumps(fields, sort_keys=True)),
     )
+
+
+def is_declared(conn: sqlite3.Connection, what: str, row_id: int) -> bool:
+    """Tell whether the config files manage this check or channel."""
+    table, column = _TABLES[what]
+    row = conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (row_id,)).fetchone()
+    return row is not None
