@@ -85,6 +85,9 @@ class Reloader:
                 logger.error("%s: nothing applied, the old state stays: %s", when,
                              for_terminal(str(ex)))  # fmt: skip
                 return False
+            except Exception:  # a full disk, say: the server must go on either way
+                logger.exception("%s: nothing applied, the old state stays", when)
+                return False
         for line in render_plan(steps).splitlines():
             logger.info("%s: %s", when, for_terminal(line))
         return True
