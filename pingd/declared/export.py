@@ -14,20 +14,15 @@ import json
 import re
 from typing import Any
 
+from pingd.declared.plan import DEFAULTS
 from pingd.declared.plan import State
 from pingd.declared.plan import check_view
 from pingd.domain.alerts import Channel
-from pingd.domain.checks import DEFAULT_GRACE_SECONDS
-from pingd.domain.checks import DEFAULT_TIMEOUT_SECONDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import slugify
 
 HEADER = "# Checks and channels, written by `pingd export`. Apply with `pingd apply`.\n"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_DEFAULTS: dict[str, Any] = {"tags": "", "desc": "", "grace": DEFAULT_GRACE_SECONDS,
-    "methods": "", "manual_resume": False, "filter_body": False, "filter_default_fail": False,
-    "success_kw": "", "failure_kw": "", "start_kw": "",
-    "timeout": DEFAULT_TIMEOUT_SECONDS}  # fmt: skip
 
 
 def secret_variable(channel_name: str, setting: str) -> str:
@@ -82,7 +77,7 @@ def check_table(check: Check, channel_names: list[str]) -> str:
     for key, value in view.items():
         if key in ("name", "slug", "channels"):
             continue
-        if key in ("schedule", "tz") or _DEFAULTS.get(key) != value:
+        if key in ("schedule", "tz") or DEFAULTS.get(key) != value:
             pairs.append((key, value))
     if view["channels"]:
         pairs.append(("channels", view["channels"]))

@@ -66,9 +66,6 @@ class Declaration:
         return not self.checks and not self.channels and not self.prune
 
 
-EMPTY = Declaration((), (), False, ())
-
-
 def load_declaration(path: str | Path, environ: Mapping[str, str] | None = None) -> Declaration:
     """Read the checks and channels that a config file and its includes declare."""
     environ = os.environ if environ is None else environ
@@ -102,21 +99,6 @@ def load_declaration(path: str | Path, environ: Mapping[str, str] | None = None)
             if name not in known:
                 raise DeclarationError(f"{check.where}: channels: no [[channel]] is named {name!r}")
     return Declaration(tuple(checks), tuple(channels), prune, tuple(str(f) for f, _ in files))
-
-
-def parse_declaration_text(text: str, where: str = "<text>") -> Declaration:
-    """Read a declaration from TOML text (as ``pingd export`` writes it), without includes."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as ex:
-        raise DeclarationError(f"{where}: {ex}") from None
-    checks = [_check(Path(where), i, t) for i, t in _tables(Path(where), data, "check")]
-    channels = [
-        _channel(Path(where), i, t, os.environ) for i, t in _tables(Path(where), data, "channel")
-    ]
-    _unique(checks, "check")
-    _unique(channels, "channel")
-    return Declaration(tuple(checks), tuple(channels), bool(data.get("prune", False)), (where,))
 
 
 def check_from_table(source: str, index: int, table: dict[str, Any]) -> DeclaredCheck:

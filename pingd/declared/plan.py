@@ -31,7 +31,8 @@ from pingd.errors import DeclarationError
 CHECK_FIELDS = ("name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods",
                 "manual_resume", "filter_body", "filter_default_fail", "success_kw",
                 "failure_kw", "start_kw")  # fmt: skip
-_DEFAULTS: dict[str, Any] = {"tags": "", "desc": "", "timeout": DEFAULT_TIMEOUT_SECONDS,
+# What a check has when the file leaves a field out: the API's defaults.
+DEFAULTS: dict[str, Any] = {"tags": "", "desc": "", "timeout": DEFAULT_TIMEOUT_SECONDS,
     "grace": DEFAULT_GRACE_SECONDS, "schedule": "", "tz": "UTC", "methods": "",
     "manual_resume": False, "filter_body": False, "filter_default_fail": False,
     "success_kw": "", "failure_kw": "", "start_kw": ""}  # fmt: skip
@@ -64,29 +65,29 @@ class Step:
     pause: bool = False
 
 
-def check_view(check: Check, channel_names: list[str]) -> dict[str, Any]:
-    """The declared fields of a check as comparable values (a cron check has no timeout)."""
-    view = {name: getattr(check, name) for name in CHECK_FIELDS}
-    view.pop("timeout" if check.schedule else "schedule")
-    if not check.schedule:
-        view.pop("tz")
-    view["channels"] = sorted(channel_names)
-    return view
-
-
-def desired_check(declared: DeclaredCheck, all_channels: list[str]) -> dict[str, Any]:
-    """The fields a declared check asks for, with the defaults filled in."""
-    fields = {**_DEFAULTS, **declared.fields, "name": declared.name}
-    if "slug" not in declared.fields:
-        fields["slug"] = slugify(declared.name)
+def _view(fields: dict[str, Any], channel_names: list[str]) -> dict[str, Any]:
+    """Declared fields as comparable values: a cron check has no timeout, a simple one no tz."""
     view = {name: fields[name] for name in CHECK_FIELDS}
     cron = bool(view["schedule"])
     view.pop("timeout" if cron else "schedule")
     if not cron:
         view.pop("tz")
-    channels = all_channels if declared.channels == "*" else list(declared.channels)
-    view["channels"] = sorted(channels)
+    view["channels"] = sorted(channel_names)
     return view
+
+
+def check_view(check: Check, channel_names: list[str]) -> dict[str, Any]:
+    """A stored check's declared fields as comparable values."""
+    return _view({name: getattr(check, name) for name in CHECK_FIELDS}, channel_names)
+
+
+def desired_check(declared: DeclaredCheck, all_channels: list[str]) -> dict[str, Any]:
+    """The fields a declared check asks for, with the defaults filled in."""
+    fields = {**DEFAULTS, **declared.fields, "name": declared.name}
+    if "slug" not in declared.fields:
+        fields["slug"] = slugify(declared.name)
+    channels = all_channels if declared.channels == "*" else list(declared.channels)
+    return _view(fields, channels)
 
 
 def digest(value: Any) -> str:

@@ -17,7 +17,7 @@ _TABLES = {"check": ("declared_checks", "check_id"), "channel": ("declared_chann
 def applied(conn: sqlite3.Connection, what: str) -> dict[int, dict[str, Any]]:
     """Return, per managed check or channel id, the fields the last apply wrote."""
     table, column = _TABLES[what]
-    rows = conn.execute(f"SELECT {column}, applied FROM {table}").fetchall()  # noqa: S608
+    rows = conn.execute(f"SELECT {column}, applied FROM {table}").fetchall()
     return {int(row[0]): json.loads(row[1]) for row in rows}
 
 
@@ -27,7 +27,7 @@ def record_applied(
     """Remember that the files manage this row, and what the apply wrote."""
     table, column = _TABLES[what]
     conn.execute(
-        f"INSERT INTO {table} ({column}, applied) VALUES (?, ?)"  # noqa: S608
+        f"INSERT INTO {table} ({column}, applied) VALUES (?, ?)"
         f" ON CONFLICT ({column}) DO UPDATE SET applied = excluded.applied",
         (row_id, json.dumps(fields, sort_keys=True)),
     )
