@@ -56,11 +56,22 @@ CREATE TABLE checks (
     last_start_rid TEXT,
     last_duration REAL,
     alert_after TEXT,                   -- when the check goes down unless pinged; NULL = never
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    failure_threshold INTEGER NOT NULL DEFAULT 1
+        CHECK (failure_threshold BETWEEN 1 AND 100),  -- failures in a row before down
+    success_threshold INTEGER NOT NULL DEFAULT 1
+        CHECK (success_threshold BETWEEN 1 AND 100),  -- successes in a row before up again
+    remind_every INTEGER NOT NULL DEFAULT 0,          -- seconds between reminders; 0 = none
+    start_window INTEGER NOT NULL DEFAULT 0,          -- seconds to wait for a start; 0 = none
+    fail_streak INTEGER NOT NULL DEFAULT 0,
+    success_streak INTEGER NOT NULL DEFAULT 0,
+    late_after TEXT,                    -- when it turns late (grace); NULL = told, or never
+    last_digest TEXT NOT NULL DEFAULT ''  -- the last ping's time and hash, to spot a retry
 ) STRICT;
 
 CREATE INDEX checks_project_slug ON checks (project_id, slug);
 CREATE INDEX checks_alert_after ON checks (alert_after) WHERE alert_after IS NOT NULL;
+CREATE INDEX checks_late_after ON checks (late_after) WHERE late_after IS NOT NULL;
 
 CREATE TABLE pings (
     id INTEGER PRIMARY KEY,
@@ -76,6 +87,7 @@ CREATE TABLE pings (
     ua TEXT NOT NULL,
     body BLOB NOT NULL,
     body_size INTEGER NOT NULL,
+    repeat INTEGER NOT NULL DEFAULT 0 CHECK (repeat IN (0, 1)),  -- a client's retry of the last
     UNIQUE (check_id, n)
 ) STRICT;
 
@@ -98,7 +110,9 @@ CREATE TABLE channels (
     name TEXT NOT NULL,
     settings TEXT NOT NULL,             -- JSON object; may hold secrets, never logged
     created TEXT NOT NULL,
-    uuid TEXT NOT NULL DEFAULT ''       -- the id a Healthchecks client holds
+    uuid TEXT NOT NULL DEFAULT '',      -- the id a Healthchecks client holds
+    remind_every INTEGER NOT NULL DEFAULT 0,  -- reminders for every check it alerts; 0 = none
+    notify_late INTEGER NOT NULL DEFAULT 0 CHECK (notify_late IN (0, 1))  -- also when late
 ) STRICT;
 
 CREATE UNIQUE INDEX channels_uuid ON channels (uuid);
@@ -174,6 +188,45 @@ CREATE TABLE declared_channels (
     applied TEXT NOT NULL               -- JSON; secrets only as a SHA-256, never in clear
 ) STRICT;
 
+-- The alert policy: maintenance windows (by check or tag, recurring or
+-- one-off), what each check's channels were last told (an alert a window held
+-- back is owed, and settled when it ends), and each pending reminder.
+CREATE TABLE windows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    check_id INTEGER REFERENCES checks (id) ON DELETE CASCADE,  -- NULL: by tag
+    tag TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    schedule TEXT NOT NULL DEFAULT '',  -- recurring: cron, with tz and duration
+    tz TEXT NOT NULL DEFAULT 'UTC',
+    duration INTEGER NOT NULL DEFAULT 0,
+    starts TEXT,                        -- one-off: from, until
+    ends TEXT,
+    declared INTEGER NOT NULL DEFAULT 0 CHECK (declared IN (0, 1)),  -- from the config files
+    created TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX windows_project ON windows (project_id);
+
+CREATE TABLE check_alerts (
+    check_id INTEGER PRIMARY KEY REFERENCES checks (id) ON DELETE CASCADE,
+    notified TEXT NOT NULL DEFAULT '',  -- what the channels were last told: '', 'up', 'down'
+    owed INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1))  -- an alert a window held back
+) STRICT;
+
+CREATE INDEX check_alerts_owed ON check_alerts (check_id) WHERE owed = 1;
+
+CREATE TABLE reminders (
+    check_id INTEGER NOT NULL REFERENCES checks (id) ON DELETE CASCADE,
+    channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    down_since TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    PRIMARY KEY (check_id, channel_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX reminders_next_at ON reminders (next_at);
+
 -- Which pingd last created or migrated this database, so that an older pingd
 -- that finds a newer schema can say which release made it.
 CREATE TABLE meta (
@@ -184,4 +237,4 @@ CREATE TABLE meta (
 -- Marks the file as pingd's ("ping" in ASCII), for file(1) and for pingd itself.
 PRAGMA application_id = 1885957735;
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

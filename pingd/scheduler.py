@@ -78,6 +78,12 @@ class AlertLoop:
         except Exception as ex:
             _log_failure("sweeping overdue checks", ex)
         try:
+            queued = self._service.sweep_policy()
+            if queued:
+                logger.info("alert loop: %d reminder(s), late or held notice(s) queued", queued)
+        except Exception as ex:
+            _log_failure("sending reminders and held alerts", ex)
+        try:
             for delivery in self._service.due_deliveries():
                 with self._busy_lock:
                     held = self._held.get(delivery.channel_id)

@@ -323,6 +323,7 @@ def test_it_notifies_a_fail_ping_with_reason_fail_and_the_exit_status(
     [delivery] = deliveries(dbfile(config))
     assert summary(delivery) == (channel.id, "up", "down", "fail", iso(failed_at))
     assert delivery.event == {
+        "alert": "change", "streak": 1,
         "uuid": check.uuid, "name": "Backup", "slug": "backup", "tags": "prod db", "desc": "",
         "status": "down", "old_status": "up", "reason": "fail", "exit_status": 3,
         "time": iso(failed_at), "last_ping": iso(failed_at),
@@ -621,6 +622,7 @@ class Model:
 
     def __post_init__(self) -> None:
         self.flips: list[FlipRow] = []
+        self.last_counted: tuple[str, datetime] | None = None  # to spot a client's retry
 
     @property
     def alert_after(self) -> datetime | None:
@@ -645,6 +647,11 @@ class Model:
     def ping(self, kind: str, now: datetime) -> None:
         self.sweep(now)  # a deadline that passed before this ping is an outage all the same
         if kind == "log":
+            return
+        # The same ping again within 30 s is a retry: stored, but it changes nothing.
+        last, self.last_counted = self.last_counted, (kind, now)
+        if last is not None and last[0] == kind and now - last[1] <= timedelta(seconds=30):
+            self.last_counted = last
             return
         if kind == "start":
             self.last_start = now

@@ -42,13 +42,14 @@ CHECK_KEYS = {
     "uuid", "name", "slug", "tags", "desc", "status", "started", "grace", "n_pings",
     "last_ping", "next_ping", "last_duration", "manual_resume", "methods", "filter_body",
     "filter_default_fail", "success_kw", "failure_kw", "start_kw", "channels", "created",
-    "ping_url", "slug_url", "last_success", "badge_url",
+    "ping_url", "slug_url", "last_success", "badge_url", "failure_threshold", "success_threshold",
+    "fail_streak", "success_streak", "remind_every", "start_window", "quiet_until",
 }  # fmt: skip
 SIMPLE_KEYS = CHECK_KEYS | {"timeout"}
 CRON_KEYS = CHECK_KEYS | {"schedule", "tz"}
 PING_KEYS = {
     "n", "type", "date", "scheme", "remote_addr", "method", "ua", "rid", "exit_status",
-    "body_size", "body_url",
+    "body_size", "body_url", "repeat",
 }  # fmt: skip
 
 
@@ -204,6 +205,13 @@ def test_it_creates_a_simple_check_and_answers_201_with_the_full_check_json(
         "success_kw": "",
         "failure_kw": "",
         "start_kw": "",
+        "failure_threshold": 1,
+        "success_threshold": 1,
+        "fail_streak": 0,
+        "success_streak": 0,
+        "remind_every": 0,
+        "start_window": 0,
+        "quiet_until": None,
         "channels": [],
         "created": "2026-01-05T12:00:00+00:00",
         "ping_url": f"{BASE_URL}/ping/{check_uuid}",
@@ -726,7 +734,7 @@ def test_it_lists_pings_newest_first_with_every_field(
     response = api.get(f"/v1/checks/{u}/pings", headers=headers)
 
     body_url = f"{BASE_URL}/v1/checks/{u}/pings/{{}}/body"
-    common = {"scheme": "http", "rid": None, "exit_status": None, "ua": ""}
+    common = {"scheme": "http", "rid": None, "exit_status": None, "ua": "", "repeat": False}
     assert response.json["data"] == [
         {**common, "n": 5, "type": "log", "date": "2026-01-05T12:01:40+00:00",
          "remote_addr": "192.0.2.1", "method": "POST", "body_size": 10,
@@ -937,6 +945,9 @@ INVALID_FIELDS: list[tuple[str, Any]] = [
     ("filter_body", 1), ("filter_body", 0), ("filter_default_fail", 0),
     ("filter_default_fail", "false"),
     ("success_kw", 1), ("failure_kw", ["x"]), ("start_kw", {"x": 1}),
+    ("failure_threshold", "2"), ("success_threshold", True), ("remind_every", "1h"),
+    ("start_window", 60.5), ("failure_threshold", 0), ("failure_threshold", 101),
+    ("remind_every", 59), ("remind_every", -1), ("start_window", 31536001),
     ("channels", "all"), ("channels", [True]), ("channels", ["1"]), ("channels", 1),
     # Ranges and lengths.
     ("timeout", 59), ("timeout", 0), ("timeout", -60), ("timeout", 31536001),

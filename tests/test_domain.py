@@ -22,11 +22,11 @@ from pingd.domain.checks import Ping
 from pingd.domain.checks import apply_ping
 from pingd.domain.checks import decide_kind
 from pingd.domain.checks import down_after
-from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
-from pingd.domain.checks import parse_duration
 from pingd.domain.checks import slugify
 from pingd.domain.checks import status_at
+from pingd.domain.fields import format_duration
+from pingd.domain.fields import parse_duration
 
 T0 = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)  # a Monday
 US = timedelta(microseconds=1)

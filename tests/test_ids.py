@@ -41,7 +41,7 @@ from pingd.writer.store import Store
 REPO = Path(__file__).resolve().parent.parent
 HELD_TABLES = (
     "projects", "api_keys", "checks", "flips", "channels", "deliveries", "delivery_attempts",
-    "sessions", "login_links",
+    "sessions", "login_links", "windows",
 )  # fmt: skip
 SLOW_SECONDS = 3.0
 
@@ -73,7 +73,8 @@ def test_it_declares_every_held_id_autoincrement_and_only_pings_without(
     assert autoincrement == set(HELD_TABLES)
     # The rest: pings (known by check and n), and tables keyed by other columns.
     assert set(tables) - autoincrement == {
-        "pings", "check_channels", "meta", "declared_checks", "declared_channels"
+        "pings", "check_channels", "meta", "declared_checks", "declared_channels",
+        "check_alerts", "reminders",
     }  # fmt: skip
 
 
@@ -221,7 +222,7 @@ def test_it_migrates_schema_2_keeping_every_row_and_reference_then_never_reuses_
         # Every row is kept; step 5 added columns at the end (UUIDs, the badge key).
         kept = {t: [row[: len(before[t][0])] for row in rows] for t, rows in after.items()}
         assert kept == before
-        uuids = [row[-1] for row in after["channels"]] + [after["projects"][0][4]]
+        uuids = [row[6] for row in after["channels"]] + [after["projects"][0][4]]
         assert all(
             re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u)
             for u in uuids
@@ -244,7 +245,7 @@ def test_it_migrates_schema_2_keeping_every_row_and_reference_then_never_reuses_
 
 
 # The tables a schema-2 database has (sessions and login links came in 4).
-_ALL = (*(t for t in HELD_TABLES if t not in ("sessions", "login_links")), "pings",
+_ALL = (*(t for t in HELD_TABLES if t not in ("sessions", "login_links", "windows")), "pings",
         "check_channels")  # fmt: skip
 
 

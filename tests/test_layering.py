@@ -77,7 +77,7 @@ STDLIB_ONLY = {"errors": set(), "config": set(), "migrate": set(), "ratelimit": 
 # change to one family then touches its own modules), except along the edges
 # in FAMILY_EDGES; the package's __init__ may import all of them.
 PACKAGE_SHARED: dict[str, set[str]] = {
-    "domain": {"checks"},  # checks, pings and flips: what input rules and alerts are about
+    "domain": {"checks", "fields"},  # checks, pings, flips; the rules of the fields people type
     "notify": {"base"},  # the fields, messages and HTTP helpers every channel kind uses
     "writer": {"connection"},  # the writer's connection, beneath the writer thread
     "store": {"times", "staging"},  # stored times, and the staging of the ping path's writes
@@ -92,15 +92,24 @@ PACKAGE_SHARED: dict[str, set[str]] = {
 FAMILY_EDGES: dict[str, set[str]] = {
     # A ping may create its check (create=1) and queues its flips' alerts in
     # its own transaction; neither family needs anything of pings.
-    "pingd.service.pings": {"pingd.service.checks", "pingd.service.alerts"},
+    "pingd.service.pings": {"pingd.service.checks", "pingd.service.policy"},
+    # Pausing or resuming a check ends what its channels were told.
+    "pingd.service.checks": {"pingd.service.policy"},
+    # The alert loop's sweeps carry out the alert policy, in their own writes.
+    "pingd.service.alerts": {"pingd.service.policy"},
     # Applying a declaration writes checks as the checks family does.
-    "pingd.service.declared": {"pingd.service.checks"},
+    "pingd.service.declared": {"pingd.service.checks", "pingd.service.windows"},
     # The export writes a check's fields as the plan compares them.
     "pingd.declared.export": {"pingd.declared.plan"},
     # A browser signs in with an API key, hashed the same way.
     "pingd.service.sessions": {"pingd.service.keys"},
     # The one place that lists the /v1 routes puts the families together.
-    "pingd.api.routes": {"pingd.api.checks", "pingd.api.channels", "pingd.api.project"},
+    "pingd.api.routes": {
+        "pingd.api.checks",
+        "pingd.api.channels",
+        "pingd.api.project",
+        "pingd.api.windows",
+    },
     # The one place that lists the dashboard's pages puts them together.
     "pingd.dashboard.routes": {
         "pingd.dashboard.checks",
@@ -126,6 +135,8 @@ FAMILY_EDGES: dict[str, set[str]] = {
     "pingd.dashboard.tv": {"pingd.dashboard.checks"},
     # The check page draws its charts from the numbers chart.py computes.
     "pingd.dashboard.check": {"pingd.dashboard.chart"},
+    # ``pingd check pause --until`` holds alerts with a window.
+    "pingd.cli.checks": {"pingd.cli.windows"},
     # ``pingd serve`` applies the declared checks at start and on SIGHUP.
     "pingd.cli.serve": {"pingd.cli.declared"},
     # ``pingd``'s parser gathers the subcommands of every family.
@@ -137,6 +148,7 @@ FAMILY_EDGES: dict[str, set[str]] = {
         "pingd.cli.declared",
         "pingd.cli.hcimport",
         "pingd.cli.backup",
+        "pingd.cli.windows",
     },
 }
 

@@ -40,6 +40,8 @@ def _channel_json(
         "kind": channel.kind,
         "name": channel.name,
         "settings": service.masked_settings(channel),
+        "remind_every": channel.remind_every,
+        "notify_late": channel.notify_late,
         "created": format_time(channel.created),
     }
     if with_deliveries:
@@ -60,8 +62,9 @@ def _channel_json(
     return data
 
 
-_CHANNEL_CREATE_FIELDS = {"kind", "name", "settings", "all_checks"}
-_CHANNEL_PATCH_FIELDS = {"name", "settings"}
+_CHANNEL_CREATE_FIELDS = {"kind", "name", "settings", "all_checks", "remind_every",
+                          "notify_late"}  # fmt: skip
+_CHANNEL_PATCH_FIELDS = {"name", "settings", "remind_every", "notify_late"}
 
 
 def _channel_input(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -96,6 +99,8 @@ class ChannelsResource(Resource):
             data.get("name", ""),
             data.get("settings", {}),
             attach_all=data.get("all_checks", False),
+            remind_every=data.get("remind_every", 0),
+            notify_late=data.get("notify_late", False),
         )
         ok(req, resp, _channel_json(service, channel), 201)
 
@@ -112,8 +117,9 @@ class ChannelResource(Resource):
         data = _channel_input(read_json(req), _CHANNEL_PATCH_FIELDS)
         service = service_of(req)
         channel = service.update_channel(
-            _channel_id(channel_id), name=data.get("name"), settings=data.get("settings")
-        )
+            _channel_id(channel_id), name=data.get("name"), settings=data.get("settings"),
+            remind_every=data.get("remind_every"), notify_late=data.get("notify_late"),
+        )  # fmt: skip
         ok(req, resp, _channel_json(service, channel))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, channel_id: str) -> None:

@@ -52,6 +52,7 @@ class CheckSerializer:
         *,
         keys: tuple[str, str],
         last_success: datetime | None,
+        quiet_until: datetime | None = None,
     ) -> dict[str, Any]:
         """Return a check's JSON; ``keys`` are the project's ping key and badge secret."""
         ping_key, badge_secret = keys
@@ -83,6 +84,13 @@ class CheckSerializer:
             success_kw=check.success_kw,
             failure_kw=check.failure_kw,
             start_kw=check.start_kw,
+            failure_threshold=check.failure_threshold,
+            success_threshold=check.success_threshold,
+            fail_streak=check.fail_streak,
+            success_streak=check.success_streak,
+            remind_every=check.remind_every,
+            start_window=check.start_window,
+            quiet_until=format_time(quiet_until),
             channels=channel_ids,
             created=format_time(check.created),
             ping_url=f"{self._base_url}/ping/{check.uuid}",
@@ -102,6 +110,7 @@ class CheckSerializer:
             "ua": ping.ua,
             "rid": ping.rid,
             "exit_status": ping.exit_status,
+            "repeat": ping.repeat,
         }
         if duration is not None:
             data["duration"] = round(duration, 3)
@@ -137,6 +146,7 @@ class _CheckResource(Resource):
         channels = service.channel_ids_by_check()
         successes = service.last_success_times([check.id for check in checks])
         now, project = service.now(), service.project()
+        quiet = service.quiet_until_by_check(checks, now)
         keys = (project.ping_key, project.badge_key)
         return [
             self._serialize.check(
@@ -145,6 +155,7 @@ class _CheckResource(Resource):
                 channels.get(check.id, []),
                 keys=keys,
                 last_success=successes.get(check.id),
+                quiet_until=quiet.get(check.id),
             )  # fmt: skip
             for check in checks
         ]
@@ -198,8 +209,18 @@ class PauseResource(_CheckResource):
     access = {"POST": WRITE}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, check_uuid: str) -> None:
-        check = service_of(req).pause_check(_find(req, check_uuid).id)
-        ok(req, resp, self._check_json(req, check))
+        check = _find(req, check_uuid)
+        if not req.content_length:
+            check = service_of(req).pause_check(check.id)
+            ok(req, resp, self._check_json(req, check))
+            return
+        # {"until": time}: the check stays watched, its alerts are held until then.
+        data = read_json(req)
+        problems = {name: "unknown field" for name in data if name != "until"}
+        if problems or "until" not in data:
+            raise InvalidInput(problems or {"until": "is required"})
+        service_of(req).pause_alerts_until(check.id, data["until"])
+        ok(req, resp, self._check_json(req, service_of(req).get_check(check.uuid)))
 
 
 class ResumeResource(_CheckResource):

@@ -1,6 +1,6 @@
 """The ``/v1`` route table: the one place that lists every management API route.
 
-``add_api_routes`` mounts each family's resources (checks, channels, project)
+``add_api_routes`` mounts each family's resources (checks, channels, windows, project)
 on the app. It is the only module of this package that imports the family
 modules; it must hold no request handling of its own.
 """
@@ -27,6 +27,8 @@ from pingd.api.common import Resource
 from pingd.api.project import OpenApiResource
 from pingd.api.project import ProjectResource
 from pingd.api.project import StatusResource
+from pingd.api.windows import WindowResource
+from pingd.api.windows import WindowsResource
 
 
 def add_api_routes(app: falcon.App[Any, Any], base_url: str, document: dict[str, Any]) -> None:
@@ -45,6 +47,8 @@ def add_api_routes(app: falcon.App[Any, Any], base_url: str, document: dict[str,
         ("/channels", ChannelsResource()),
         ("/channels/{channel_id}", ChannelResource()),
         ("/channels/{channel_id}/test", ChannelTestResource()),
+        ("/windows", WindowsResource()),
+        ("/windows/{window_id}", WindowResource()),
         ("/openapi.json", OpenApiResource(document)),
     ]
     for path, resource in routes:

@@ -12,6 +12,7 @@ from pingd.cli.common import add_id_commands
 from pingd.cli.common import channel_ref
 from pingd.cli.common import closing_store
 from pingd.cli.common import command_group
+from pingd.cli.common import duration_arg
 from pingd.cli.common import fmt_time
 from pingd.cli.common import open_service
 from pingd.cli.common import print_table
@@ -38,7 +39,10 @@ def cmd_channel_add(config: Config, args: argparse.Namespace) -> int:
     settings = dict(_setting(args.kind, item) for item in args.set)
     store, service = open_service(config)
     with closing_store(store):
-        channel = service.create_channel(args.kind, args.name, settings, attach_all=args.all_checks)
+        channel = service.create_channel(
+            args.kind, args.name, settings, attach_all=args.all_checks,
+            remind_every=args.remind_every or 0, notify_late=args.notify_late,
+        )  # fmt: skip
     print(channel.id)
     return 0
 
@@ -97,6 +101,17 @@ def add_parsers(commands: Any) -> None:
     )
     chadd.add_argument(
         "--all-checks", action="store_true", help="make every existing check alert this channel"
+    )
+    chadd.add_argument(
+        "--remind-every",
+        type=duration_arg,
+        metavar="SPAN",
+        help="remind this often while a check it alerts stays down, e.g. 1d",
+    )
+    chadd.add_argument(
+        "--notify-late",
+        action="store_true",
+        help="also alert when a check turns late (enters its grace)",
     )
     chadd.set_defaults(handler=cmd_channel_add)
     channel.add_parser("list", help="list channels and their last delivery").set_defaults(

@@ -12,24 +12,18 @@ from pingd.cli.common import add_id_commands
 from pingd.cli.common import channel_ref
 from pingd.cli.common import closing_store
 from pingd.cli.common import command_group
+from pingd.cli.common import duration_arg
 from pingd.cli.common import fmt_time
 from pingd.cli.common import open_service
 from pingd.cli.common import print_table
+from pingd.cli.windows import add_pause_parser
 from pingd.config import Config
 from pingd.domain.checks import Check
-from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
-from pingd.domain.checks import parse_duration
 from pingd.domain.checks import status_at
+from pingd.domain.fields import format_duration
 from pingd.service import Service
 from pingd.textsafe import for_terminal
-
-
-def _duration(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError as ex:
-        raise argparse.ArgumentTypeError(str(ex)) from None
 
 
 def cmd_check_add(config: Config, args: argparse.Namespace) -> int:
@@ -42,6 +36,9 @@ def cmd_check_add(config: Config, args: argparse.Namespace) -> int:
         fields["grace"] = args.grace
     if args.channel:
         fields["channels"] = "*" if "*" in args.channel else [channel_ref(c) for c in args.channel]
+    for name in ("failure_threshold", "success_threshold", "remind_every", "start_window"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
     if args.cron:
         fields["schedule"] = args.cron
         fields["tz"] = args.tz
@@ -92,6 +89,7 @@ def cmd_check_show(config: Config, args: argparse.Namespace) -> int:
         ("pings", str(check.n_pings)),
         ("last ping", fmt_time(check.last_ping)),
         ("next ping", fmt_time(next_expected_ping(check))),
+        ("policy", _policy(check)),
         ("ping url", f"{base}/ping/{check.uuid}"),
         ("slug url", f"{base}/ping/{project.ping_key}/{check.slug}"),
     ):
@@ -107,6 +105,17 @@ def cmd_check_show(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(check: Check) -> str:
+    parts = [f"down after {check.failure_threshold} failure(s) in a row "
+             f"(now {check.fail_streak}), up after {check.success_threshold} success(es) "
+             f"(now {check.success_streak})"]  # fmt: skip
+    if check.remind_every:
+        parts.append(f"reminders every {format_duration(check.remind_every)}")
+    if check.start_window:
+        parts.append(f"start window {format_duration(check.start_window)}")
+    return "; ".join(parts)
+
+
 def _check_command(action: Callable[[Service, int], Check], verb: str) -> Callable[..., int]:
     def run(config: Config, args: argparse.Namespace) -> int:
         store, service = open_service(config)
@@ -117,9 +126,6 @@ def _check_command(action: Callable[[Service, int], Check], verb: str) -> Callab
         return 0
 
     return run
-
-
-cmd_check_pause = _check_command(Service.pause_check, "paused")
 
 
 cmd_check_resume = _check_command(Service.resume_check, "resumed")
@@ -133,8 +139,8 @@ def add_parsers(commands: Any) -> None:
     check = command_group(commands, "check", "manage checks")
     add = check.add_parser("add", help="create a check and print its ping URL")
     add.add_argument("name", metavar="NAME")
-    add.add_argument("--period", type=_duration, help="expected time between pings (default 1d)")
-    add.add_argument("--grace", type=_duration, help="how late a ping may be (default 1h)")
+    add.add_argument("--period", type=duration_arg, help="expected time between pings (default 1d)")
+    add.add_argument("--grace", type=duration_arg, help="how late a ping may be (default 1h)")
     add.add_argument("--cron", metavar="EXPR", help="a 5-field cron schedule instead of a period")
     add.add_argument("--tz", default="UTC", metavar="ZONE", help="time zone of --cron")
     add.add_argument("--tag", action="append", default=[], help="a tag; repeat for several")
@@ -145,6 +151,30 @@ def add_parsers(commands: Any) -> None:
         metavar="ID",
         help="a channel to alert; repeat for several, or '*' for every channel",
     )
+    add.add_argument(
+        "--failure-threshold",
+        type=int,
+        metavar="N",
+        help="failures in a row before it goes down (default 1)",
+    )
+    add.add_argument(
+        "--success-threshold",
+        type=int,
+        metavar="N",
+        help="successes in a row before a down check is up again (default 1)",
+    )
+    add.add_argument(
+        "--remind-every",
+        type=duration_arg,
+        metavar="SPAN",
+        help="repeat the down alert this often while down, e.g. 1h",
+    )
+    add.add_argument(
+        "--start-window",
+        type=duration_arg,
+        metavar="SPAN",
+        help="a start ping must come within this of the expected time, else it goes down",
+    )
     add.set_defaults(handler=cmd_check_add)
     check.add_parser("list", help="list checks and their status").set_defaults(
         handler=cmd_check_list
@@ -153,9 +183,9 @@ def add_parsers(commands: Any) -> None:
         check,
         (
             ("show", cmd_check_show, "show a check and its recent pings"),
-            ("pause", cmd_check_pause, "pause a check"),
             ("resume", cmd_check_resume, "resume a paused check"),
             ("rm", cmd_check_rm, "delete a check"),
         ),
         "the check's UUID or slug",
     )
+    add_pause_parser(check)

@@ -6,6 +6,7 @@ channels, backup) has a module of its own that uses these.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pingd.app import make_service
 from pingd.app import open_store
 from pingd.clock import SteadyClock
 from pingd.config import Config
+from pingd.domain.fields import parse_duration
 from pingd.service import Service
 from pingd.store.database import newest_time
 from pingd.textsafe import for_terminal
@@ -70,6 +72,14 @@ class closing_store:
 
     def __exit__(self, *exc: object) -> None:
         self._store.close()
+
+
+def duration_arg(text: str) -> int:
+    """Parse a duration argument (``90s``, ``15m``, ``2h``, ``1d``, ``1w`` or seconds)."""
+    try:
+        return parse_duration(text)
+    except ValueError as ex:
+        raise argparse.ArgumentTypeError(str(ex)) from None
 
 
 def channel_ref(text: str) -> int:

@@ -26,6 +26,7 @@ from pingd.cli import declared
 from pingd.cli import hcimport
 from pingd.cli import keys
 from pingd.cli import serve
+from pingd.cli import windows
 from pingd.cli.common import CliError
 from pingd.config import Config
 from pingd.config import ConfigError
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file, overrides storage.path (env PINGD_DB)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (serve, keys, checks, channels, declared, hcimport, backup):
+    for family in (serve, keys, checks, channels, windows, declared, hcimport, backup):
         family.add_parsers(commands)
     return parser
 

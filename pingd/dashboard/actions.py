@@ -1,4 +1,4 @@
-"""One-click actions on a check: pause, resume, ping now, attach channels, delete.
+"""One-click actions on a check: pause, hold alerts, resume, ping now, channels, delete.
 
 Each is a plain POST form (with the session's form token) answered with a
 303 redirect, so every action works without a script and a reload never
@@ -9,10 +9,13 @@ confirmation page first.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import falcon
 
 from pingd.dashboard.render import redirect
 from pingd.dashboard.render import render_page
+from pingd.dashboard.render import when
 from pingd.dashboard.session import Page
 from pingd.dashboard.session import form_list
 from pingd.dashboard.session import local_path
@@ -52,11 +55,31 @@ class ResumeAction(_CheckAction):
     """``POST /checks/{uuid}/resume``."""
 
     def act(self, req: falcon.Request, check: Check, form: dict[str, str]) -> str:
+        paused = check.status == "paused"
         try:
             self._service.resume_check(check.id)
         except CheckNotPaused:
             return f"{check.name} was not paused; nothing changed."
+        if not paused:
+            return f"The hold on the alerts of {check.name} ended."
         return f"Resumed {check.name}: it waits for its next ping."
+
+
+HOLD_CHOICES = {"1h": 3600, "4h": 4 * 3600, "12h": 12 * 3600, "1d": 86400, "3d": 3 * 86400,
+                "1w": 7 * 86400}  # fmt: skip
+
+
+class HoldAlertsAction(_CheckAction):
+    """``POST /checks/{uuid}/hold``: hold the check's alerts for a while (it stays watched)."""
+
+    def act(self, req: falcon.Request, check: Check, form: dict[str, str]) -> str:
+        seconds = HOLD_CHOICES.get(form.get("for", ""))
+        if seconds is None:
+            return "Choose how long to hold the alerts; nothing changed."
+        until = self._service.now() + timedelta(seconds=seconds)
+        window = self._service.pause_alerts_until(check.id, until.isoformat())
+        return (f"Alerts of {check.name} are held until {when(window.ends)}; it is still watched,"
+                " and if it is down then, its channels hear of it once.")  # fmt: skip
 
 
 class PingNowAction(_CheckAction):

@@ -34,13 +34,16 @@ from pingd.domain.badges import tags_of
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
-from pingd.domain.checks import format_duration
+from pingd.domain.checks import down_after
 from pingd.domain.checks import next_expected_ping
 from pingd.domain.checks import pair_durations
 from pingd.domain.checks import status_at
+from pingd.domain.fields import format_duration
 from pingd.domain.schedule import ExpectedRun
 from pingd.domain.schedule import describe_schedule
 from pingd.domain.schedule import expected_runs
+from pingd.domain.windows import next_occurrence
+from pingd.domain.windows import occurrence_at
 from pingd.errors import CheckNotFound
 from pingd.errors import InvalidInput
 from pingd.service import Service
@@ -70,11 +73,15 @@ def explain(check: Check, status: str) -> str:
     if status == "down":
         return (f"Down: the last ping came {when(check.last_ping)}; the next successful ping"
                 " brings it back up, and its channels hear of it.")  # fmt: skip
+    down = down_after(check) or (None if due is None else due + grace)
+    start = 0 < check.start_window < check.grace
     if status == "grace" and due is not None:
-        return f"Late: a ping was due at {when(due)}; it goes down at {when(due + grace)}."
+        what = "a start ping" if start else "a ping"
+        return f"Late: {what} was due at {when(due)}; it goes down at {when(down)}."
     if due is not None:
         return (f"Up: the last ping came {when(check.last_ping)}; the next is due by"
-                f" {when(due)}, and it goes down at {when(due + grace)}.")  # fmt: skip
+                f" {when(due)}, and it goes down at {when(down)}"
+                f"{' unless a start ping comes first' if start else ''}.")  # fmt: skip
     return f"{status.capitalize()}."
 
 
@@ -158,6 +165,7 @@ class CheckPage:
         slug_url = f"{self._base_url}/ping/{project.ping_key}/{check.slug}"
         flips = self._service.list_flips(check.id)[:RECENT_FLIPS]
         deliveries = self._service.check_deliveries(check, RECENT_DELIVERIES)
+        quiet = self._service.quiet_until_by_check([check], now).get(check.id)
         runs = [(n, durations[n], kind) for n, kind in sorted((p.n, p.kind) for p in pings)
                 if n in durations]  # fmt: skip
         render_page(
@@ -170,9 +178,36 @@ class CheckPage:
             badge_path=check_badge_url("", project.badge_key, check.uuid, 3, "svg"),
             schedule=describe_schedule(check), runs=_schedule_runs(check, now),
             events=merge_events(pings[:RECENT_PINGS], durations, flips, deliveries),
-            output=last_output(pings),
+            output=last_output(pings), policy=policy_rows(self._service, check, now),
+            quiet=quiet, quiet_when=None if quiet is None else when(quiet),
             durations=duration_chart(runs), arrivals=arrival_chart(check, pings, now),
         )  # fmt: skip
+
+
+def policy_rows(service: Service, check: Check, now: datetime) -> dict[str, Any]:
+    """What the check page says of its alert policy: thresholds, streaks, reminders, windows."""
+    rows = [
+        ("Goes down after", f"{check.failure_threshold} failure(s) in a row; "
+                            f"{check.fail_streak} now"),
+        ("Up again after", f"{check.success_threshold} success(es) in a row; "
+                           f"{check.success_streak} now"),
+        ("Reminders", f"every {format_duration(check.remind_every)} while down"
+         if check.remind_every else "as each channel says"),
+    ]  # fmt: skip
+    if check.start_window:
+        rows.append(("Start window", f"a start ping within {format_duration(check.start_window)}"
+                                     " of the expected time, else down (not started)"))  # fmt: skip
+    windows = []
+    for window in service.windows_of(check):
+        span = next_occurrence(window, now)
+        what = (f"{window.schedule} ({window.tz}) for {format_duration(window.duration)}"
+                if window.recurring else "once")  # fmt: skip
+        windows.append({
+            "name": window.name or "unnamed", "what": what, "by": "tag " + window.tag
+            if window.tag else "this check", "active": occurrence_at(window, now) is not None,
+            "span": "" if span is None else f"{when(span[0])} – {when(span[1])}",
+        })  # fmt: skip
+    return {"rows": rows, "windows": windows}
 
 
 def _schedule_runs(check: Check, now: datetime) -> list[ExpectedRun]:
@@ -282,5 +317,5 @@ def _ping_row(ping: Ping, duration: float | None) -> dict[str, str]:
         "exit": "" if ping.exit_status is None else str(ping.exit_status),
         "duration": "" if duration is None else format_duration(duration),
         "source": f"{ping.method} {ping.scheme} from {ping.remote_addr}", "ua": ping.ua,
-        "body": first_line[:BODY_LINE_CHARS],
+        "body": first_line[:BODY_LINE_CHARS], "repeat": "repeat" if ping.repeat else "",
     }  # fmt: skip

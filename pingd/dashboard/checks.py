@@ -25,9 +25,9 @@ from pingd.dashboard.render import render_page
 from pingd.dashboard.render import span
 from pingd.dashboard.session import Sessions
 from pingd.domain.checks import Check
-from pingd.domain.checks import format_duration
 from pingd.domain.checks import next_expected_ping
 from pingd.domain.checks import status_at
+from pingd.domain.fields import format_duration
 from pingd.domain.schedule import describe_schedule
 from pingd.service import Service
 

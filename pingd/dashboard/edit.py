@@ -27,14 +27,16 @@ from pingd.domain.check_input import validate_check_input
 from pingd.domain.checks import DEFAULT_GRACE_SECONDS
 from pingd.domain.checks import DEFAULT_TIMEOUT_SECONDS
 from pingd.domain.checks import Check
-from pingd.domain.checks import format_duration
-from pingd.domain.checks import parse_duration
-from pingd.domain.checks import validate_schedule
+from pingd.domain.fields import format_duration
+from pingd.domain.fields import parse_duration
+from pingd.domain.fields import validate_schedule
 from pingd.domain.schedule import expected_runs
 from pingd.errors import InvalidInput
 
 _TEXT_FIELDS = ("name", "tags", "desc", "schedule", "tz", "success_kw", "failure_kw", "start_kw")
 _FLAGS = ("manual_resume", "filter_body", "filter_default_fail")
+_COUNTS = ("failure_threshold", "success_threshold")
+_OPTIONAL_SPANS = ("remind_every", "start_window")  # a duration, or empty for none
 PREVIEW_COUNT = 5
 
 
@@ -55,11 +57,15 @@ def values_of(check: Check | None) -> dict[str, Any]:
         return {"kind": "simple", "timeout": format_duration(DEFAULT_TIMEOUT_SECONDS),
                 "grace": format_duration(DEFAULT_GRACE_SECONDS), "tz": "UTC", "schedule": "",
                 "name": "", "tags": "", "desc": "", "methods": "", "success_kw": "",
-                "failure_kw": "", "start_kw": "", **dict.fromkeys(_FLAGS, False)}  # fmt: skip
+                "failure_kw": "", "start_kw": "", **dict.fromkeys(_FLAGS, False),
+                **dict.fromkeys(_COUNTS, "1"), **dict.fromkeys(_OPTIONAL_SPANS, "")}  # fmt: skip
     values: dict[str, Any] = {field: getattr(check, field) for field in _TEXT_FIELDS + _FLAGS}
     values |= {"kind": "cron" if check.is_cron else "simple", "methods": check.methods,
                "timeout": format_duration(check.timeout),
                "grace": format_duration(check.grace)}  # fmt: skip
+    values |= {count: str(getattr(check, count)) for count in _COUNTS}
+    values |= {span: format_duration(getattr(check, span)) if getattr(check, span) else ""
+               for span in _OPTIONAL_SPANS}  # fmt: skip
     return values
 
 
@@ -70,6 +76,7 @@ def values_from(form: dict[str, str]) -> dict[str, Any]:
     values |= {"kind": "cron" if form.get("kind") == "cron" else "simple",
                "methods": "POST" if form.get("methods") == "POST" else "",
                "timeout": form.get("timeout", ""), "grace": form.get("grace", "")}  # fmt: skip
+    values |= {name: form.get(name, "") for name in (*_COUNTS, *_OPTIONAL_SPANS)}
     return values
 
 
@@ -84,6 +91,18 @@ def to_fields(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
             fields[period] = parse_duration(values[period])
         except ValueError:
             problems[period] = "must be a duration like 90s, 15m, 2h, 1d or 1w"
+    for count in _COUNTS:
+        text = str(values[count]).strip() or "1"
+        if text.isdigit():
+            fields[count] = int(text)
+        else:
+            problems[count] = "must be a whole number, 1 to 100"
+    for span in _OPTIONAL_SPANS:
+        text = str(values[span]).strip()
+        try:
+            fields[span] = parse_duration(text) if text else 0
+        except ValueError:
+            problems[span] = "must be empty (none) or a duration like 15m, 2h or 1d"
     if values["kind"] == "cron":
         fields |= {"schedule": values["schedule"].strip(), "tz": values["tz"].strip() or "UTC"}
     return fields, problems

@@ -9,6 +9,7 @@ import falcon
 
 from pingd.dashboard.actions import ChannelsAction
 from pingd.dashboard.actions import DeleteCheck
+from pingd.dashboard.actions import HoldAlertsAction
 from pingd.dashboard.actions import PauseAction
 from pingd.dashboard.actions import PingNowAction
 from pingd.dashboard.actions import ResumeAction
@@ -43,6 +44,7 @@ def add_dashboard_routes(
     app.add_route("/checks/{check_uuid}/delete", DeleteCheck(service, sessions))
     app.add_route("/checks/{check_uuid}/pause", PauseAction(service, sessions))
     app.add_route("/checks/{check_uuid}/resume", ResumeAction(service, sessions))
+    app.add_route("/checks/{check_uuid}/hold", HoldAlertsAction(service, sessions))
     app.add_route("/checks/{check_uuid}/ping", PingNowAction(service, sessions))
     app.add_route("/checks/{check_uuid}/channels", ChannelsAction(service, sessions))
     app.add_route("/checks/{check_uuid}/pings/{n}", PingPage(service, sessions))

@@ -3,7 +3,8 @@
 Every channel becomes a ``[[channel]]`` whose secret settings are references
 (``token_env = "PINGD_SECRET_…"``), never values; every check a ``[[check]]``
 with its UUID (so that applying the file elsewhere keeps every ping URL), the
-fields that differ from the defaults, its channels by name and ``paused``.
+fields that differ from the defaults, its channels by name and ``paused``;
+every maintenance window a ``[[window]]``, its check by name.
 Applying the text to an empty database and exporting again gives the same
 text. Pure; TOML is written by hand for the few types a declaration holds.
 """
@@ -17,9 +18,11 @@ from typing import Any
 from pingd.declared.plan import DEFAULTS
 from pingd.declared.plan import State
 from pingd.declared.plan import check_view
+from pingd.declared.plan import window_view
 from pingd.domain.alerts import Channel
 from pingd.domain.checks import Check
 from pingd.domain.checks import slugify
+from pingd.domain.windows import Window
 
 HEADER = "# Checks and channels, written by `pingd export`. Apply with `pingd apply`.\n"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -59,6 +62,10 @@ def _table(kind: str, pairs: list[tuple[str, Any]]) -> str:
 
 def channel_table(channel: Channel, secrets: tuple[str, ...]) -> str:
     pairs: list[tuple[str, Any]] = [("name", channel.name), ("kind", channel.kind)]
+    if channel.remind_every:
+        pairs.append(("remind_every", channel.remind_every))
+    if channel.notify_late:
+        pairs.append(("notify_late", True))
     for key, value in sorted(channel.settings.items()):
         if key in secrets and value in ("", {}, None):
             continue  # an empty secret needs no reference: the default is empty too
@@ -86,8 +93,14 @@ def check_table(check: Check, channel_names: list[str]) -> str:
     return _table("check", pairs)
 
 
+def window_table(window: Window, check_names: dict[int, str]) -> str:
+    view = window_view(window, check_names)
+    pairs = [(key, value) for key, value in view.items() if value not in (None, "")]
+    return _table("window", pairs)
+
+
 def export_text(state: State) -> str:
-    """The whole declaration: channels first (checks name them), each table apart."""
+    """The whole declaration: channels first (checks name them), windows last."""
     names = {channel.id: channel.name for channel in state.channels}
     parts = [HEADER]
     channels = sorted(state.channels, key=_by_name)
@@ -96,6 +109,8 @@ def export_text(state: State) -> str:
         check_table(check, [names[i] for i in state.links.get(check.id, []) if i in names])
         for check in sorted(state.checks, key=lambda c: (c.name, c.uuid))
     ]
+    check_names = {check.id: check.name for check in state.checks}
+    parts += [window_table(window, check_names) for window in state.windows]
     return "\n".join(parts)
 
 

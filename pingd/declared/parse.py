@@ -1,7 +1,8 @@
 """Reading declared checks and channels: ``[[check]]`` and ``[[channel]]`` in the config files.
 
 ``pingd.toml`` (and the files its ``include`` globs name, relative to it) may
-hold ``[[channel]]`` and ``[[check]]`` tables and a top-level ``prune``. A
+hold ``[[channel]]``, ``[[check]]`` and ``[[window]]`` (maintenance windows)
+tables and a top-level ``prune``. A
 check takes every field the API takes, durations in pingd's syntax (``90s``,
 ``15m``, ``2h``, ``1d``, ``1w`` or seconds), tags as a string or a list, its
 channels by name (or ``"*"``), and ``paused``; a channel takes its kind, name
@@ -20,17 +21,22 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pingd.domain.alerts import validate_channel_policy
 from pingd.domain.check_input import normalize_check_input
 from pingd.domain.check_input import validate_check_input
-from pingd.domain.checks import parse_duration
+from pingd.domain.fields import parse_duration
+from pingd.domain.windows import validate_window_input
 from pingd.errors import DeclarationError
 
 CHECK_KEYS = ("uuid", "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz",
               "methods", "manual_resume", "filter_body", "filter_default_fail", "success_kw",
-              "failure_kw", "start_kw", "channels", "paused")  # fmt: skip
+              "failure_kw", "start_kw", "channels", "paused", "failure_threshold",
+              "success_threshold", "remind_every", "start_window")  # fmt: skip
+_DURATION_KEYS = ("timeout", "grace", "remind_every", "start_window")
 SETTINGS_SECTIONS = ("server", "storage", "api", "limits", "alerts", "smtp")
 _UUID_CHARS = set("0123456789abcdef-")
 
@@ -52,6 +58,15 @@ class DeclaredChannel:
     name: str
     kind: str
     settings: dict[str, Any]  # secrets read from their files and variables
+    remind_every: int = 0
+    notify_late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredWindow:
+    where: str
+    check: str | None  # the name or uuid of a declared or stored check
+    fields: dict[str, Any]  # the API's window fields but ``check``, validated
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +75,11 @@ class Declaration:
     channels: tuple[DeclaredChannel, ...]
     prune: bool
     files: tuple[str, ...]
+    windows: tuple[DeclaredWindow, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.checks and not self.channels and not self.prune
+        return not self.checks and not self.channels and not self.prune and not self.windows
 
 
 def load_declaration(path: str | Path, environ: Mapping[str, str] | None = None) -> Declaration:
@@ -81,16 +97,20 @@ def load_declaration(path: str | Path, environ: Mapping[str, str] | None = None)
     for pattern in includes:
         for name in sorted(glob.glob(str(main.parent / pattern))):
             included = _read(Path(name))
-            extra = sorted(set(included) - {"check", "channel"})
+            extra = sorted(set(included) - {"check", "channel", "window"})
             if extra:
-                raise DeclarationError(f"{name}: an included file holds only [[check]] and "
-                                       f"[[channel]] tables, not {extra[0]}")  # fmt: skip
+                raise DeclarationError(
+                    f"{name}: an included file holds only [[check]], [[channel]] and"
+                    f" [[window]] tables, not {extra[0]}"
+                )
             files.append((Path(name), included))
     checks: list[DeclaredCheck] = []
     channels: list[DeclaredChannel] = []
+    windows: list[DeclaredWindow] = []
     for file, content in files:
         channels += [_channel(file, i, t, environ) for i, t in _tables(file, content, "channel")]
         checks += [_check(file, i, t) for i, t in _tables(file, content, "check")]
+        windows += [_window(file, i, t) for i, t in _tables(file, content, "window")]
     _unique(checks, "check")
     _unique(channels, "channel")
     known = {channel.name for channel in channels}
@@ -98,7 +118,8 @@ def load_declaration(path: str | Path, environ: Mapping[str, str] | None = None)
         for name in check.channels if isinstance(check.channels, tuple) else ():
             if name not in known:
                 raise DeclarationError(f"{check.where}: channels: no [[channel]] is named {name!r}")
-    return Declaration(tuple(checks), tuple(channels), prune, tuple(str(f) for f, _ in files))
+    files_read = tuple(str(f) for f, _ in files)
+    return Declaration(tuple(checks), tuple(channels), prune, files_read, tuple(windows))
 
 
 def check_from_table(source: str, index: int, table: dict[str, Any]) -> DeclaredCheck:
@@ -150,12 +171,9 @@ def _check(file: Path, index: int, table: dict[str, Any]) -> DeclaredCheck:
         if not all(isinstance(tag, str) for tag in fields["tags"]):
             raise DeclarationError(f"{where}: tags: must be a string or a list of strings")
         fields["tags"] = " ".join(fields["tags"])
-    for period in ("timeout", "grace"):
+    for period in _DURATION_KEYS:
         if isinstance(fields.get(period), str):
-            try:
-                fields[period] = parse_duration(fields[period])
-            except ValueError as ex:
-                raise DeclarationError(f"{where}: {period}: {ex}") from None
+            fields[period] = _duration(where, period, fields[period])
     fields = normalize_check_input(fields)
     problems = validate_check_input(fields)
     if problems:
@@ -188,16 +206,48 @@ def _channel(
         raise DeclarationError(f"{where}: name: a channel needs a name")
     if not isinstance(kind, str) or not kind:
         raise DeclarationError(f"{where}: kind: a channel needs a kind")
+    remind = table.get("remind_every", 0)
+    remind = _duration(where, "remind_every", remind) if isinstance(remind, str) else remind
+    policy = {"remind_every": remind, "notify_late": table.get("notify_late", False)}
+    problems = validate_channel_policy(policy)
+    if problems:
+        field, problem = next(iter(problems.items()))
+        raise DeclarationError(f"{where}: {field}: {problem}")
     settings: dict[str, Any] = {}
     for key, value in table.items():
-        if key in ("name", "kind", "uuid"):
+        if key in ("name", "kind", "uuid", "remind_every", "notify_late"):
             continue
         if key.endswith("_file") or key.endswith("_env"):
             setting, _, source = key.rpartition("_")
             settings[setting] = _secret(where, key, value, source, environ)
         else:
             settings[key] = value
-    return DeclaredChannel(where, _uuid(where, table), name, kind, settings)
+    return DeclaredChannel(where, _uuid(where, table), name, kind, settings, remind,
+                           policy["notify_late"])  # fmt: skip
+
+
+def _duration(where: str, key: str, text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as ex:
+        raise DeclarationError(f"{where}: {key}: {ex}") from None
+
+
+def _window(file: Path, index: int, table: dict[str, Any]) -> DeclaredWindow:
+    """Read a ``[[window]]``: the API's fields, a duration in pingd's syntax, TOML times too."""
+    where = _where(file, "window", index, table)
+    fields = dict(table)
+    if isinstance(fields.get("duration"), str):
+        fields["duration"] = _duration(where, "duration", fields["duration"])
+    for key in ("starts", "ends"):
+        if isinstance(fields.get(key), datetime):
+            fields[key] = fields[key].isoformat()
+    problems = validate_window_input(fields)
+    if problems:
+        field, problem = next(iter(problems.items()))
+        raise DeclarationError(f"{where}: {field}: {problem}")
+    check = fields.pop("check", None) or None
+    return DeclaredWindow(where, check, fields)
 
 
 def _secret(where: str, key: str, value: Any, source: str, environ: Mapping[str, str]) -> Any:

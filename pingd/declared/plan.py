@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from typing import Any
 
 from pingd.declared.parse import Declaration
@@ -26,16 +27,20 @@ from pingd.domain.checks import DEFAULT_GRACE_SECONDS
 from pingd.domain.checks import DEFAULT_TIMEOUT_SECONDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import slugify
+from pingd.domain.windows import Window
+from pingd.domain.windows import parse_time
 from pingd.errors import DeclarationError
 
 CHECK_FIELDS = ("name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "methods",
                 "manual_resume", "filter_body", "filter_default_fail", "success_kw",
-                "failure_kw", "start_kw")  # fmt: skip
+                "failure_kw", "start_kw", "failure_threshold", "success_threshold",
+                "remind_every", "start_window")  # fmt: skip
 # What a check has when the file leaves a field out: the API's defaults.
 DEFAULTS: dict[str, Any] = {"tags": "", "desc": "", "timeout": DEFAULT_TIMEOUT_SECONDS,
     "grace": DEFAULT_GRACE_SECONDS, "schedule": "", "tz": "UTC", "methods": "",
     "manual_resume": False, "filter_body": False, "filter_default_fail": False,
-    "success_kw": "", "failure_kw": "", "start_kw": ""}  # fmt: skip
+    "success_kw": "", "failure_kw": "", "start_kw": "", "failure_threshold": 1,
+    "success_threshold": 1, "remind_every": 0, "start_window": 0}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +53,14 @@ class State:
     applied_checks: dict[int, dict[str, Any]]  # managed check id -> what the last apply wrote
     applied_channels: dict[int, dict[str, Any]]
     secret_fields: Callable[[str], tuple[str, ...]]
+    windows: list[Window] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Step:
     """What an apply does to one check or channel."""
 
-    what: str  # "check" or "channel"
+    what: str  # "check", "channel" or "window"
     action: str  # "create", "change", "unchanged", "delete", "keep"
     name: str
     target_id: int | None = None  # the existing row, if any
@@ -96,11 +102,37 @@ def digest(value: Any) -> str:
 
 
 def channel_view(
-    kind: str, name: str, settings: dict[str, Any], secrets: tuple[str, ...]
-) -> dict[str, Any]:
-    """A channel as comparable values, its secrets as digests."""
+    kind: str, name: str, settings: dict[str, Any], secrets: tuple[str, ...],
+    policy: tuple[int, bool] = (0, False),
+) -> dict[str, Any]:  # fmt: skip
+    """A channel as comparable values, its secrets as digests; ``policy``: reminders, late."""
     shown = {key: digest(value) if key in secrets else value for key, value in settings.items()}
-    return {"kind": kind, "name": name, "settings": shown}
+    view = {"kind": kind, "name": name, "settings": shown}
+    return view | {"remind_every": policy[0], "notify_late": policy[1]}
+
+
+def window_view(window: Window, check_names: dict[int, str]) -> dict[str, Any]:
+    """A stored window as comparable values, its check by name."""
+    return _window_values(
+        {"name": window.name, "tag": window.tag, "schedule": window.schedule, "tz": window.tz,
+         "duration": window.duration, "starts": window.starts, "ends": window.ends},
+        None if window.check_id is None else check_names.get(window.check_id, "?"),
+    )  # fmt: skip
+
+
+def _window_values(fields: dict[str, Any], check: str | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"name": fields.get("name", ""), "check": check}
+    if fields.get("schedule"):
+        view.update(schedule=fields["schedule"], tz=fields.get("tz", "UTC"),
+                    duration=fields["duration"])  # fmt: skip
+    else:
+        for key in ("starts", "ends"):
+            value = fields[key]
+            when = value if isinstance(value, datetime) else parse_time(value)
+            view[key] = None if when is None else when.isoformat()
+    if not check:
+        view["tag"] = fields.get("tag", "")
+    return view
 
 
 def make_plan(
@@ -109,6 +141,29 @@ def make_plan(
     """Return the steps of an apply; ``cleaned``: each declared channel's validated settings."""
     steps = _channel_steps(declaration, state, cleaned)
     steps += _check_steps(declaration, state)
+    steps += _window_steps(declaration, state)
+    return steps
+
+
+def _window_steps(declaration: Declaration, state: State) -> list[Step]:
+    """Declared windows are matched by what they are: new ones created, gone ones deleted."""
+    names = {check.id: check.name for check in state.checks}
+    by_uuid = {check.uuid: check.name for check in state.checks}
+    by_uuid |= {c.uuid: c.name for c in declaration.checks if c.uuid and c.name}
+    stored = [(w, window_view(w, names)) for w in state.windows if w.declared]
+    steps = []
+    for declared in declaration.windows:
+        check = None if declared.check is None else by_uuid.get(declared.check, declared.check)
+        view = _window_values(declared.fields, check)
+        label = view["name"] or f"for {check or view.get('tag')}"
+        match = next((w for w, v in stored if v == view), None)
+        if match is not None:
+            stored = [(w, v) for w, v in stored if w.id != match.id]
+        action = "create" if match is None else "unchanged"
+        steps.append(Step("window", action, label, None if match is None else match.id,
+                          None, view))  # fmt: skip
+    for window, view in stored:
+        steps.append(Step("window", "delete", view["name"] or f"{window.id}", window.id))
     return steps
 
 
@@ -125,7 +180,9 @@ def _match(declared: DeclaredCheck | DeclaredChannel, rows: list[Any], what: str
 def _compare(step: Step, now: dict[str, Any], applied: dict[str, Any] | None) -> None:
     step.changes = {k: (now.get(k), v) for k, v in step.desired.items() if now.get(k) != v}
     if applied is not None:
-        step.drift = {k: (applied.get(k), now.get(k)) for k in now if applied.get(k) != now.get(k)}
+        # A field the last apply did not write (one a newer pingd added) is no drift.
+        step.drift = {k: (applied.get(k), now.get(k)) for k in now
+                      if k in applied and applied.get(k) != now.get(k)}  # fmt: skip
     step.action = "change" if step.changes else "unchanged"
 
 
@@ -142,7 +199,8 @@ def _channel_steps(
         if row is not None:
             matched.add(row.id)
             step.target_id = row.id
-            now = channel_view(row.kind, row.name, row.settings, state.secret_fields(row.kind))
+            now = channel_view(row.kind, row.name, row.settings, state.secret_fields(row.kind),
+                               (row.remind_every, row.notify_late))  # fmt: skip
             _compare(step, now, state.applied_channels.get(row.id))
         steps.append(step)
     steps += _leftovers("channel", state.channels, matched, state.applied_channels, declaration)
@@ -188,13 +246,14 @@ def _leftovers(
 def render_plan(steps: list[Step]) -> str:
     """The plan as a diff: + create, ~ change (! drift), - delete, = unchanged (counted)."""
     lines = []
-    unchanged = {"check": 0, "channel": 0}
+    unchanged = {"check": 0, "channel": 0, "window": 0}
     for step in steps:
         label = f"{step.what} {step.name!r}"
         if step.action == "create":
             lines.append(f"+ {label}" + (" (paused)" if step.pause else ""))
         elif step.action == "delete":
-            lines.append(f"- {label} (prune = true)")
+            why = "no longer declared" if step.what == "window" else "prune = true"
+            lines.append(f"- {label} ({why})")
         elif step.action == "keep":
             lines.append(f"  {label} is no longer declared: kept (prune = true deletes it)")
         elif step.action == "change":

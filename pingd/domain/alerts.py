@@ -12,6 +12,8 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from pingd.domain.checks import MAX_PERIOD_SECONDS
+from pingd.domain.checks import MIN_PERIOD_SECONDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
@@ -30,6 +32,8 @@ class Channel:
     settings: dict[str, Any]
     created: datetime
     uuid: str = ""  # the id a Healthchecks client holds
+    remind_every: int = 0  # repeat the down alert of every check it alerts; 0 = never
+    notify_late: bool = False  # also tell it when a check turns late (enters its grace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,19 @@ def notifies(flip: Flip) -> bool:
     return flip.new_status == "down" or (flip.old_status == "down" and flip.new_status == "up")
 
 
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 def alert_event(check: Check, flip: Flip, last_ping: Ping | None) -> dict[str, Any]:
-    """Snapshot what an alert needs to say, so it survives the check's deletion."""
+    """Snapshot what an alert needs to say, so it survives the check's deletion.
+
+    ``alert`` says which kind of alert it is: ``change`` (the check went down
+    or came back up), ``reminder`` or ``late``.
+    """
     body = b"" if last_ping is None else last_ping.body
     return {
+        "alert": "change",
         "uuid": check.uuid,
         "name": check.name,
         "slug": check.slug,
@@ -67,7 +80,53 @@ def alert_event(check: Check, flip: Flip, last_ping: Ping | None) -> dict[str, A
         if check.last_ping is None
         else check.last_ping.astimezone(UTC).replace(microsecond=0).isoformat(),
         "body": body.decode("utf-8", errors="replace")[-ALERT_BODY_TAIL_CHARS:],
+        "streak": check.fail_streak if flip.new_status == "down" else check.success_streak,
     }
+
+
+def reminder_event(
+    check: Check, last_ping: Ping | None, down_since: datetime, count: int, now: datetime
+) -> dict[str, Any]:
+    """Snapshot a reminder: the check is still down, the ``count``-th time it is said."""
+    flip = Flip(check.id, now, "down", "down", "still down")
+    return alert_event(check, flip, last_ping) | {
+        "alert": "reminder",
+        "reminder": count,
+        "down_since": _iso(down_since),
+        "down_for": int((now - down_since).total_seconds()),
+    }
+
+
+def late_event(check: Check, last_ping: Ping | None, now: datetime) -> dict[str, Any]:
+    """Snapshot a late notice: the check's expected ping has not come, its grace has begun."""
+    flip = Flip(check.id, now, check.status, "late", "late")
+    return alert_event(check, flip, last_ping) | {
+        "alert": "late",
+        "expected": _iso(check.late_after),
+        "down_at": _iso(check.alert_after),
+    }
+
+
+def held_event(event: dict[str, Any], quiet_since: datetime | None) -> dict[str, Any]:
+    """Mark an alert that a maintenance window held back, sent as the window ended."""
+    return event | {"held": True, "held_since": _iso(quiet_since)}
+
+
+def validate_channel_policy(data: dict[str, Any]) -> dict[str, str]:
+    """Return problems with a channel's alert policy: ``remind_every`` and ``notify_late``."""
+    problems: dict[str, str] = {}
+    remind = data.get("remind_every", 0)
+    if isinstance(remind, bool) or not isinstance(remind, int):
+        problems["remind_every"] = "must be an integer number of seconds"
+    elif remind and not MIN_PERIOD_SECONDS <= remind <= MAX_PERIOD_SECONDS:
+        problems["remind_every"] = (
+            f"must be 0 (none) or between {MIN_PERIOD_SECONDS} and {MAX_PERIOD_SECONDS} seconds"
+        )
+    elif remind < 0:
+        problems["remind_every"] = "must be 0 (none) or a number of seconds"
+    if not isinstance(data.get("notify_late", False), bool):
+        problems["notify_late"] = "must be true or false"
+    return problems
 
 
 FLIP_HISTORY_DAYS = 90

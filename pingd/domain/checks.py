@@ -9,6 +9,7 @@ calls these functions and stores what they return. The other modules of
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import operator
 import re
 import unicodedata
@@ -20,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 from cronsim import CronSim
-from cronsim import CronSimError
 
 DEFAULT_TIMEOUT_SECONDS = 86400
 DEFAULT_GRACE_SECONDS = 3600
@@ -28,6 +28,12 @@ MIN_PERIOD_SECONDS = 60
 MAX_PERIOD_SECONDS = 31536000
 MAX_NAME_LENGTH = 100
 MAX_UA_LENGTH = 200
+
+MAX_THRESHOLD = 100
+# A ping identical to the check's previous one (kind, exit status, rid,
+# method, address and body) within this many seconds is a client's retry
+# (curl --retry, runitor): stored and marked, but it changes nothing.
+REPEAT_WINDOW_SECONDS = 30
 
 STORED_STATUSES = ("new", "up", "down", "paused")
 PING_KINDS = ("success", "start", "fail", "log", "ign")
@@ -62,6 +68,14 @@ class Check:
     last_start_rid: str | None = None
     last_duration: float | None = None
     alert_after: datetime | None = None
+    failure_threshold: int = 1
+    success_threshold: int = 1
+    remind_every: int = 0
+    start_window: int = 0
+    fail_streak: int = 0
+    success_streak: int = 0
+    late_after: datetime | None = None
+    last_digest: str = ""
 
     @property
     def is_cron(self) -> bool:
@@ -95,6 +109,7 @@ class Ping:
     ua: str
     body: bytes
     body_size: int
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,67 +135,6 @@ def slugify(name: str) -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     text = re.sub(r"[^\w\s-]", "", text.lower())
     return re.sub(r"[-\s]+", "-", text).strip("-_")
-
-
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> int:
-    """Parse ``90s``, ``15m``, ``2h``, ``1d``, ``1w`` or plain seconds into seconds."""
-    match = _DURATION_RE.match(text.lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 2h, 1d, 1w or seconds")
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def format_duration(seconds: float) -> str:
-    """Render seconds compactly for people, e.g. ``1d``, ``90m``, ``2h 30m``."""
-    seconds = int(seconds)
-    parts = []
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts) or "0s"
-
-
-def validate_schedule(schedule: str, tz: str) -> dict[str, str]:
-    """Return per-field problems with a cron expression and time zone."""
-    problems: dict[str, str] = {}
-    try:
-        zone = zoneinfo.ZoneInfo(tz)
-    except (
-        zoneinfo.ZoneInfoNotFoundError,
-        ValueError,
-        OSError,
-    ):  # OSError: a name too long for a file
-        problems["tz"] = f"{tz!r} is not a known IANA time zone"
-        zone = zoneinfo.ZoneInfo("UTC")
-    if len(schedule.split()) != 5:
-        problems["schedule"] = "must be a cron expression with 5 fields"
-        return problems
-    try:
-        next(CronSim(schedule, datetime(2000, 1, 1, tzinfo=zone)))
-    except (CronSimError, StopIteration, ValueError):
-        problems["schedule"] = f"{schedule!r} is not a valid cron expression"
-    return problems
-
-
-def validate_period(field: str, seconds: int) -> dict[str, str]:
-    """Return a problem if a timeout or grace lies outside 60 s … 365 days."""
-    if seconds < MIN_PERIOD_SECONDS:
-        return {field: f"{field} is too small (minimum {MIN_PERIOD_SECONDS} seconds)"}
-    if seconds > MAX_PERIOD_SECONDS:
-        return {field: f"{field} is too large (maximum {MAX_PERIOD_SECONDS} seconds)"}
-    return {}
-
-
-def validate_name(name: str) -> dict[str, str]:
-    """Return a problem if a check name is too long."""
-    if len(name) > MAX_NAME_LENGTH:
-        return {"name": f"name is too long (maximum {MAX_NAME_LENGTH} characters)"}
-    return {}
 
 
 def next_expected_ping(check: Check) -> datetime | None:
@@ -209,21 +163,39 @@ def _next_expected(check: Check, last_ping: datetime | None) -> datetime | None:
 
 def down_after(check: Check) -> datetime | None:
     """Return the instant at which the check goes down unless it is pinged."""
-    return _down_after(check, check.status, check.last_ping, check.last_start)
+    return _deadlines(check, check.status, check.last_ping, check.last_start)[1]
 
 
-def _down_after(
+def late_after(check: Check) -> datetime | None:
+    """Return the instant at which the check turns late (enters its grace), if it will."""
+    return _deadlines(check, check.status, check.last_ping, check.last_start)[0]
+
+
+def _deadlines(
     check: Check, status: str, last_ping: datetime | None, last_start: datetime | None
-) -> datetime | None:
-    """``down_after`` for the check with this state, without building it."""
+) -> tuple[datetime | None, datetime | None]:
+    """When the check with this state turns late and when it goes down, without building it.
+
+    A run that started has its grace to finish. Otherwise the check is late
+    from the expected time, and down ``grace`` later, or, with a start
+    window shorter than the grace, when no start came within that window.
+    """
     if status == "down":
-        return None
+        return None, None
     if last_start is not None:
-        return last_start + timedelta(seconds=check.grace)
+        return None, last_start + timedelta(seconds=check.grace)
     if status in ("new", "paused"):
-        return None
+        return None, None
     expected = _next_expected(check, last_ping)
-    return None if expected is None else expected + timedelta(seconds=check.grace)
+    if expected is None:
+        return None, None
+    return expected, expected + timedelta(seconds=_wait_after_expected(check))
+
+
+def _wait_after_expected(check: Check) -> int:
+    if 0 < check.start_window < check.grace:
+        return check.start_window
+    return check.grace
 
 
 def status_at(check: Check, now: datetime) -> str:
@@ -237,7 +209,7 @@ def status_at(check: Check, now: datetime) -> str:
     expected = next_expected_ping(check)
     if expected is None:
         return check.status
-    if now >= expected + timedelta(seconds=check.grace):
+    if now >= expected + timedelta(seconds=_wait_after_expected(check)):
         return "down"
     if now >= expected:
         return "grace"
@@ -279,8 +251,30 @@ def _flip(check: Check, new_status: str, when: datetime, reason: str) -> Flip:
     return Flip(check.id, when, check.status, new_status, reason)
 
 
-def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
-    """Apply a ping of a decided kind to its check and return the outcome."""
+def ping_digest(ping: Ping) -> str:
+    """Return what identifies a ping as the same request again (a client's retry)."""
+    identity = f"{ping.kind}|{ping.exit_status}|{ping.rid}|{ping.method}|{ping.remote_addr}|"
+    digest = hashlib.blake2b(identity.encode(), digest_size=12)
+    digest.update(ping.body)
+    return f"{digest.hexdigest()}@{ping.created.timestamp():.3f}"
+
+
+def is_repeat(check: Check, digest: str) -> bool:
+    """Tell whether a ping with this digest repeats the check's last ping within the window."""
+    last, _, when = check.last_digest.partition("@")
+    this, _, now = digest.partition("@")
+    return bool(last) and last == this and 0 <= float(now) - float(when) <= REPEAT_WINDOW_SECONDS
+
+
+def apply_ping(check: Check, ping: Ping, now: datetime, digest: str | None = None) -> PingOutcome:
+    """Apply a ping of a decided kind to its check and return the outcome.
+
+    A repeat (``ping.repeat``, a client's retry) and a ``log`` or ``ign``
+    ping change no state. A start with the rid of the run already started
+    keeps that run's start. Failures and successes count in streaks: a check
+    goes down at its ``failure_threshold``-th failure in a row, and up again
+    from down at its ``success_threshold``-th success in a row.
+    """
     flips: list[Flip] = []
     changes: dict[str, Any] = {"n_pings": ping.n}
     status = check.status
@@ -291,27 +285,32 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
     if missed is not None:
         flips.append(missed)
         status = changes["status"] = "down"
-    if ping.kind == "start":
-        changes.update(last_start=now, last_start_rid=ping.rid)
-    elif ping.kind in ("success", "fail"):
+        changes["success_streak"] = 0
+    kind = "ign" if ping.repeat else ping.kind
+    if kind == "start":
+        if ping.rid is None or check.last_start is None or ping.rid != check.last_start_rid:
+            changes.update(last_start=now, last_start_rid=ping.rid)
+    elif kind in ("success", "fail"):
         changes["last_ping"] = now
         if check.last_start is not None:
             if check.last_start_rid == ping.rid:
                 changes["last_duration"] = max(0.0, (now - check.last_start).total_seconds())
                 changes.update(last_start=None, last_start_rid=None)
-            elif ping.kind == "fail" or ping.rid is None:
+            elif kind == "fail" or ping.rid is None:
                 changes.update(last_start=None, last_start_rid=None)
-        new_status = "up" if ping.kind == "success" else "down"
+        new_status = _counted_status(check, kind, status, changes)
         if new_status != status:
-            reason = "fail" if ping.kind == "fail" else ""
+            reason = "fail" if new_status == "down" else ""
             flips.append(Flip(check.id, now, status, new_status, reason))
         changes["status"] = new_status
-    if ping.kind in ("log", "ign") and missed is None:
+    if kind in ("start", "success", "fail"):
+        changes["last_digest"] = digest or ping_digest(ping)
+    if kind in ("log", "ign") and missed is None:
         # Nothing that decides the deadline changed.
         return PingOutcome(_evolve(check, changes), ping, ())
-    # One copy of the check per ping (this is the hot path): the new deadline
-    # is computed from the changed fields before the copy is made.
-    changes["alert_after"] = _down_after(
+    # One copy of the check per ping (this is the hot path): the new deadlines
+    # are computed from the changed fields before the copy is made.
+    changes["late_after"], changes["alert_after"] = _deadlines(
         check,
         changes.get("status", status),
         changes.get("last_ping", check.last_ping),
@@ -320,13 +319,42 @@ def apply_ping(check: Check, ping: Ping, now: datetime) -> PingOutcome:
     return PingOutcome(_evolve(check, changes), ping, tuple(flips))
 
 
+def _counted_status(check: Check, kind: str, status: str, changes: dict[str, Any]) -> str:
+    """Count a success or failure in its streak and return the status it leads to."""
+    if kind == "success":
+        streak = changes["success_streak"] = changes.get("success_streak", check.success_streak) + 1
+        changes["fail_streak"] = 0
+        if status == "down" and streak < check.success_threshold:
+            return "down"
+        return "up"
+    streak = changes["fail_streak"] = check.fail_streak + 1
+    changes["success_streak"] = 0
+    if status == "down" or streak >= check.failure_threshold:
+        return "down"
+    return "up"
+
+
 def overdue_flip(check: Check, now: datetime) -> Flip | None:
-    """Return the timeout flip for a check whose deadline has passed, if any."""
+    """Return the flip for a check whose deadline has passed, if any.
+
+    Its reason is ``not started`` when the deadline was the start window's,
+    else ``timeout``.
+    """
     if check.alert_after is None or now < check.alert_after or check.status == "down":
         return None
     if check.status == "paused" and check.last_start is None:
         return None
-    return _flip(check, "down", check.alert_after, "timeout")
+    reason = "timeout"
+    if check.last_start is None and 0 < check.start_window < check.grace:
+        reason = "not started"
+    return _flip(check, "down", check.alert_after, reason)
+
+
+def went_down(check: Check) -> Check:
+    """Return the check turned down by its deadline: no deadlines, no success streak."""
+    return dataclasses.replace(
+        check, status="down", alert_after=None, late_after=None, success_streak=0
+    )
 
 
 def pair_durations(pings: list[Ping]) -> dict[int, float]:

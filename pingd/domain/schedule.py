@@ -19,7 +19,7 @@ from typing import NamedTuple
 from cronsim import CronSim
 
 from pingd.domain.checks import Check
-from pingd.domain.checks import validate_schedule
+from pingd.domain.fields import validate_schedule
 from pingd.errors import InvalidInput
 
 PREVIEW_RUNS = 5

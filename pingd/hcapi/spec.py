@@ -25,7 +25,7 @@ from pingd.domain.check_input import SLUG_PATTERN
 from pingd.domain.check_input import UNIQUE_FIELDS
 from pingd.domain.checks import MAX_PERIOD_SECONDS
 from pingd.domain.checks import MIN_PERIOD_SECONDS
-from pingd.domain.checks import validate_schedule
+from pingd.domain.fields import validate_schedule
 from pingd.errors import BadRequest
 
 _BOOL = ("filter_subject", "filter_body", "filter_http_body", "filter_default_fail",

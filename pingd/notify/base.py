@@ -146,7 +146,44 @@ def _reason(event: dict[str, Any]) -> str:
         return "the job reported failure" + (f" (exit status {code})" if code else "")
     if reason == "test":
         return "this is a test notification"
+    if reason == "not started":
+        return "no start ping arrived within its start window"
+    if event.get("alert") == "late":
+        return f"no ping yet: it was expected at {event.get('expected')}"
     return "a success ping arrived"
+
+
+def _title(event: dict[str, Any]) -> str:
+    name = one_line(str(event["name"]))
+    if event.get("alert") == "reminder":
+        return f'"{name}" is still DOWN (reminder {event.get("reminder")})'
+    return f'"{name}" is {str(event["status"]).upper()}'
+
+
+def _policy_lines(event: dict[str, Any]) -> list[str]:
+    """What a reminder, a late notice or an alert a window held back adds to the message."""
+    lines = []
+    if event.get("alert") == "reminder":
+        reminder_for = format_seconds(int(event.get("down_for") or 0))
+        lines.append(f"Down for: {reminder_for} (since {event.get('down_since')})")
+    if event.get("alert") == "late":
+        lines.append(f"Goes down at: {event.get('down_at')}, unless it is pinged")
+    if event.get("held"):
+        lines.append(f"Held back by a maintenance window since {event.get('held_since')}")
+    if event.get("streak", 0) > 1:
+        kind = "failures" if event["status"] == "down" else "successes"
+        lines.append(f"In a row: {event['streak']} {kind}")
+    return lines
+
+
+def format_seconds(seconds: int) -> str:
+    """Render a span for people: ``3h 10m``, ``2d 4h``, ``45s`` (the two largest units)."""
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2])
 
 
 def render_message(event: dict[str, Any], base_url: str) -> Message:
@@ -158,12 +195,13 @@ def render_message(event: dict[str, Any], base_url: str) -> Message:
     ``event`` stays as it was, for webhook placeholders and ``$JSON``.
     """
     status = str(event["status"])
-    title = f'"{one_line(str(event["name"]))}" is {status.upper()}'
+    title = _title(event)
     link = f"{base_url}/checks/{event['uuid']}"  # the dashboard's check page
     lines = [
         title,
         f"Why: {_reason(event)}",
         f"When: {event['time']}",
+        *_policy_lines(event),
         f"Last ping: {event.get('last_ping') or 'never'}",
     ]
     if event.get("tags"):

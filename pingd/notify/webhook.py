@@ -51,6 +51,8 @@ def placeholders(message: Message) -> dict[str, str]:
         "TAGS": str(event.get("tags") or ""),
         "BODY": str(event.get("body") or ""),
         "EXITSTATUS": "" if exit_status is None else str(exit_status),
+        "ALERT": str(event.get("alert") or "change"),  # change, reminder or late
+        "REMINDER": str(event.get("reminder") or ""),
         "JSON": json.dumps(event),
     }
 

@@ -4,7 +4,7 @@ Written by hand to describe what pingd/api/ does; tests/test_openapi.py runs
 Schemathesis against the app with this document to keep the two honest.
 
 Each family's paths and schemas sit in its own module (``checks``,
-``channels``, ``project``), with what they share in ``common``; this file
+``channels``, ``windows``, ``project``), with what they share in ``common``; this file
 holds only ``build_document``, which puts them together in the document's
 order, with the parts that belong to no family (info, servers, security).
 """
@@ -18,6 +18,7 @@ from pingd.openapi import channels
 from pingd.openapi import checks
 from pingd.openapi import common
 from pingd.openapi import project
+from pingd.openapi import windows
 
 
 def _paths() -> dict[str, Any]:
@@ -26,6 +27,7 @@ def _paths() -> dict[str, Any]:
         **project.project_paths(),
         **checks.paths(),
         **channels.paths(),
+        **windows.paths(),
         **project.document_paths(),
     }
 
@@ -36,6 +38,7 @@ def _schemas() -> dict[str, Any]:
         **checks.schemas(),
         **project.project_schemas(),
         **channels.schemas(),
+        **windows.schemas(),
         **project.status_schemas(),
     }
 

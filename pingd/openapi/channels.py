@@ -12,6 +12,8 @@ from typing import Any
 
 from pingd.domain.alerts import CHANNEL_KINDS
 from pingd.domain.checks import MAX_NAME_LENGTH
+from pingd.domain.checks import MAX_PERIOD_SECONDS
+from pingd.domain.checks import MIN_PERIOD_SECONDS
 from pingd.openapi.common import TIME
 from pingd.openapi.common import answer
 from pingd.openapi.common import envelope
@@ -48,26 +50,53 @@ def _delivery_schema() -> dict[str, Any]:
     }  # fmt: skip
 
 
+_REMIND = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": MAX_PERIOD_SECONDS,
+    "description": "Seconds between reminders while a check it alerts stays down (0: none, "
+    f"else at least {MIN_PERIOD_SECONDS}); a check's own remind_every wins",
+}
+
+
+_LATE = {"type": "boolean", "description": "Also alert when a check turns late"}
+
+
+def _channel_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [
+            "id",
+            "uuid",
+            "kind",
+            "name",
+            "settings",
+            "remind_every",
+            "notify_late",
+            "created",
+        ],  # fmt: skip
+        "properties": {
+            "id": {"type": "integer"},
+            "uuid": {
+                "type": "string",
+                "format": "uuid",
+                "description": "The channel's id in the Healthchecks-compatible API",
+            },
+            "kind": {"type": "string", "enum": list(CHANNEL_KINDS)},
+            "name": {"type": "string"},
+            "settings": {"type": "object", "description": "Secrets are shown masked"},
+            "remind_every": _REMIND,
+            "notify_late": _LATE,
+            "created": {"type": "string", "format": "date-time"},
+            "deliveries": {"type": "array", "items": ref("Delivery")},
+        },
+    }
+
+
 def schemas() -> dict[str, Any]:
     """The channels family's schemas, in the order the document lists them."""
     return {
-        "Channel": {
-            "type": "object",
-            "required": ["id", "uuid", "kind", "name", "settings", "created"],
-            "properties": {
-                "id": {"type": "integer"},
-                "uuid": {
-                    "type": "string",
-                    "format": "uuid",
-                    "description": "The channel's id in the Healthchecks-compatible API",
-                },
-                "kind": {"type": "string", "enum": list(CHANNEL_KINDS)},
-                "name": {"type": "string"},
-                "settings": {"type": "object", "description": "Secrets are shown masked"},
-                "created": {"type": "string", "format": "date-time"},
-                "deliveries": {"type": "array", "items": ref("Delivery")},
-            },
-        },
+        "Channel": _channel_schema(),
         "Delivery": _delivery_schema(),
         "ChannelCreate": {
             "type": "object",
@@ -78,6 +107,8 @@ def schemas() -> dict[str, Any]:
                 "name": {"type": "string", "maxLength": MAX_NAME_LENGTH},
                 "settings": {"type": "object", "description": "Per kind; see the README"},
                 "all_checks": {"type": "boolean", "description": "Make every check alert it"},
+                "remind_every": _REMIND,
+                "notify_late": _LATE,
             },
         },
         "ChannelPatch": {
@@ -86,6 +117,8 @@ def schemas() -> dict[str, Any]:
             "properties": {
                 "name": {"type": "string", "maxLength": MAX_NAME_LENGTH},
                 "settings": {"type": "object", "description": "Only the given keys change"},
+                "remind_every": _REMIND,
+                "notify_late": _LATE,
             },
         },
         "TestOutcome": {

@@ -14,6 +14,7 @@ from pingd.domain.check_input import MAX_TEXT_LENGTH
 from pingd.domain.check_input import UNIQUE_FIELDS
 from pingd.domain.checks import MAX_NAME_LENGTH
 from pingd.domain.checks import MAX_PERIOD_SECONDS
+from pingd.domain.checks import MAX_THRESHOLD
 from pingd.domain.checks import MIN_PERIOD_SECONDS
 from pingd.openapi.common import TIME
 from pingd.openapi.common import answer
@@ -26,6 +27,16 @@ STATUSES = ("new", "up", "grace", "down", "paused", "started")
 
 _PERIOD = {"type": "integer", "minimum": MIN_PERIOD_SECONDS, "maximum": MAX_PERIOD_SECONDS}
 _TEXT = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
+_OPTIONAL_PERIOD = {"type": "integer", "minimum": 0, "maximum": MAX_PERIOD_SECONDS}
+_THRESHOLD = {"type": "integer", "minimum": 1, "maximum": MAX_THRESHOLD}
+POLICY_INPUT: dict[str, Any] = {
+    "failure_threshold": {**_THRESHOLD, "description": "Failures in a row before it goes down"},
+    "success_threshold": {**_THRESHOLD, "description": "Successes in a row to be up again"},
+    "remind_every": {**_OPTIONAL_PERIOD, "description": "Seconds between reminders while down "
+                     f"(0: none, else at least {MIN_PERIOD_SECONDS}); wins over the channel's"},
+    "start_window": {**_OPTIONAL_PERIOD, "description": "Seconds after the expected time within "
+                     "which a start ping must come, else down with reason `not started` (0: none)"},
+}  # fmt: skip
 
 
 def _check_input(*, with_unique: bool) -> dict[str, Any]:
@@ -49,6 +60,7 @@ def _check_input(*, with_unique: bool) -> dict[str, Any]:
         "success_kw": _TEXT,
         "failure_kw": _TEXT,
         "start_kw": _TEXT,
+        **POLICY_INPUT,
     }
     properties["channels"] = {
         "description": 'Channels this check alerts: "*" for all, or a list of channel ids',
@@ -88,6 +100,14 @@ def _check_schema() -> dict[str, Any]:
         "success_kw": {"type": "string"},
         "failure_kw": {"type": "string"},
         "start_kw": {"type": "string"},
+        **{name: {"type": "integer"} for name in POLICY_INPUT},
+        "fail_streak": {"type": "integer", "description": "Failures in a row, to now"},
+        "success_streak": {"type": "integer", "description": "Successes in a row, to now"},
+        "quiet_until": {
+            **TIME,
+            "description": "While a maintenance window covers the check: "
+            "when it ends (alerts are held until then)",
+        },
         "channels": {"type": "array", "items": {"type": "integer"}},
         "created": {"type": "string", "format": "date-time"},
         "ping_url": {"type": "string", "format": "uri"},
@@ -126,6 +146,7 @@ def schemas() -> dict[str, Any]:
                 "ua",
                 "rid",
                 "exit_status",
+                "repeat",
                 "body_size",
                 "body_url",
             ],
@@ -139,6 +160,11 @@ def schemas() -> dict[str, Any]:
                 "ua": {"type": "string"},
                 "rid": {"type": ["string", "null"], "format": "uuid"},
                 "exit_status": {"type": ["integer", "null"]},
+                "repeat": {
+                    "type": "boolean",
+                    "description": "A client's retry of the previous "
+                    "ping (identical, within 30 s): stored, but it changed nothing",
+                },
                 "duration": {"type": "number", "description": "Seconds since the paired start"},
                 "body_size": {"type": "integer"},
                 "body_url": {"type": ["string", "null"], "format": "uri"},
@@ -151,7 +177,7 @@ def schemas() -> dict[str, Any]:
                 "timestamp": {"type": "string", "format": "date-time"},
                 "old_status": {"type": "string"},
                 "new_status": {"type": "string"},
-                "reason": {"type": "string", "enum": ["", "fail", "timeout"]},
+                "reason": {"type": "string", "enum": ["", "fail", "timeout", "not started"]},
             },
         },
     }
@@ -214,11 +240,16 @@ def _check_paths() -> dict[str, Any]:
                                                    **errors(403, 404)}),
         },
         "/v1/checks/{check_uuid}/pause": {"parameters": [check], "post": operation(
-            "Pause (idempotent)", {"200": answer(one_check, "The paused check"),
-                                   **errors(403, 404)})},
+            "Pause (idempotent); with `until`, hold its alerts until then instead",
+            {"200": answer(one_check, "The paused check, or the check whose alerts are held"),
+             **errors(400, 403, 404, 413, 422)},
+            requestBody={"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["until"],
+                "properties": {"until": {"type": "string", "format": "date-time"}}}}}})},
         "/v1/checks/{check_uuid}/resume": {"parameters": [check], "post": operation(
-            "Resume a paused check", {"200": answer(one_check, "The resumed check (status new)"),
-                                      **errors(403, 404, 409)})},
+            "Resume a paused check, or end the hold of its alerts",
+            {"200": answer(one_check, "The resumed check (status new)"),
+             **errors(403, 404, 409)})},
     }  # fmt: skip
 
 

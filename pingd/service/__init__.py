@@ -7,7 +7,9 @@ use case from the injected clock.
 The use cases live by family, each a class over the shared ``ServiceCore``
 (``pingd.service.core``): ``keys`` (the project and its API keys),
 ``checks``, ``pings``, ``channels``, ``alerts`` (deliveries) and ``sessions``
-(signed-in browsers) and ``declared`` (what the config files declare). ``Service``
+(signed-in browsers), ``declared`` (what the config files declare) and
+``windows`` (maintenance windows); ``policy`` is the alert policy the
+pings and alerts families carry out in their writes. ``Service``
 is all of them over one store; nothing else is defined or re-exported here.
 """
 
@@ -20,10 +22,11 @@ from pingd.service.declared import DeclaredService
 from pingd.service.keys import KeysService
 from pingd.service.pings import PingsService
 from pingd.service.sessions import SessionsService
+from pingd.service.windows import WindowsService
 
 
 class Service(
     KeysService, ChecksService, PingsService, ChannelsService, AlertsService, SessionsService,
-    DeclaredService,
+    DeclaredService, WindowsService,
 ):  # fmt: skip
     """pingd's use cases over one store, clock and set of limits."""

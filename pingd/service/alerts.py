@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Sequence
-from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
@@ -20,15 +18,16 @@ from pingd.domain.alerts import DELIVERY_MAX_ATTEMPTS
 from pingd.domain.alerts import FLIP_HISTORY_DAYS
 from pingd.domain.alerts import Channel
 from pingd.domain.alerts import Delivery
-from pingd.domain.alerts import alert_event
-from pingd.domain.alerts import notifies
 from pingd.domain.alerts import retry_delay
 from pingd.domain.checks import Check
-from pingd.domain.checks import Flip
-from pingd.domain.checks import Ping
 from pingd.domain.checks import overdue_flip
+from pingd.domain.checks import went_down
 from pingd.service.core import DeliveryOutcome
 from pingd.service.core import ServiceCore
+from pingd.service.policy import queue_alerts
+from pingd.service.policy import send_late_notices
+from pingd.service.policy import send_reminders
+from pingd.service.policy import settle_owed
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
 from pingd.store import database
@@ -50,7 +49,7 @@ class AlertsService(ServiceCore):
                 flip = overdue_flip(check, now)
                 if flip is None:
                     continue
-                down = dataclasses.replace(check, status="down", alert_after=None)
+                down = went_down(check)
                 checks_db.update_check(conn, down)
                 flips_db.insert_flip(conn, flip)
                 last = pings_db.list_pings(conn, check.id, 1)
@@ -62,6 +61,21 @@ class AlertsService(ServiceCore):
         if flipped:
             self.alerts_queued.set()
         return flipped
+
+    def sweep_policy(self) -> int:
+        """Settle alerts that ended windows held back, send due reminders and late notices.
+
+        Return how many deliveries were queued.
+        """
+
+        def run(conn: sqlite3.Connection) -> int:
+            now = self._clock()
+            return settle_owed(conn, now) + send_reminders(conn, now) + send_late_notices(conn, now)
+
+        queued = self._store.write(run)
+        if queued:
+            self.alerts_queued.set()
+        return queued
 
     def prune_history(self) -> int:
         """Forget flips older than 90 days and finished deliveries older than 30."""
@@ -159,22 +173,3 @@ class AlertsService(ServiceCore):
             ]
 
         return self._store.read(run)
-
-
-def queue_alerts(
-    conn: sqlite3.Connection,
-    check: Check,
-    flips: Sequence[Flip],
-    last_ping: Ping | None,
-    now: datetime,
-) -> None:
-    """Queue one delivery per attached channel for every flip that notifies."""
-    channel_ids: list[int] | None = None
-    for flip in flips:
-        if not notifies(flip):
-            continue
-        if channel_ids is None:
-            channel_ids = channels_db.get_check_channel_ids(conn, check.id)
-        event = alert_event(check, flip, last_ping)
-        for channel_id in channel_ids:
-            deliveries_db.insert_delivery(conn, channel_id, event, now)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pingd.domain.alerts import CHANNEL_KINDS
 from pingd.domain.alerts import Channel
+from pingd.domain.alerts import validate_channel_policy
 from pingd.domain.checks import MAX_NAME_LENGTH
 from pingd.errors import ChannelNotFound
 from pingd.errors import InvalidInput
@@ -33,9 +34,11 @@ class ChannelsService(ServiceCore):
         return self._notifier
 
     def create_channel(
-        self, kind: str, name: str, settings: dict[str, Any], *, attach_all: bool = False
-    ) -> Channel:
+        self, kind: str, name: str, settings: dict[str, Any], *, attach_all: bool = False,
+        remind_every: int = 0, notify_late: bool = False,
+    ) -> Channel:  # fmt: skip
         """Create a notification channel; optionally make every check alert it."""
+        _check_policy(remind_every, notify_late)
         if kind not in CHANNEL_KINDS:
             raise InvalidInput({"kind": f"must be one of {', '.join(CHANNEL_KINDS)}"})
         if len(name) > MAX_NAME_LENGTH:
@@ -45,8 +48,9 @@ class ChannelsService(ServiceCore):
 
         def run(conn: sqlite3.Connection) -> Channel:
             channel = channels_db.insert_channel(
-                conn, project.id, kind, name or kind, cleaned, self._clock()
-            )
+                conn, project.id, kind, name or kind, cleaned, self._clock(),
+                remind_every=remind_every, notify_late=notify_late,
+            )  # fmt: skip
             if attach_all:
                 channels_db.attach_channel_to_all_checks(conn, project.id, channel.id)
             return channel
@@ -66,12 +70,16 @@ class ChannelsService(ServiceCore):
         return channel
 
     def update_channel(
-        self, channel_id: int, *, name: str | None = None, settings: dict[str, Any] | None = None
-    ) -> Channel:
-        """Rename a channel and/or change the given settings (others are kept)."""
+        self, channel_id: int, *, name: str | None = None, settings: dict[str, Any] | None = None,
+        remind_every: int | None = None, notify_late: bool | None = None,
+    ) -> Channel:  # fmt: skip
+        """Rename a channel, change the given settings (others are kept) or its alert policy."""
         if name is not None and len(name) > MAX_NAME_LENGTH:
             raise InvalidInput({"name": f"is too long (maximum {MAX_NAME_LENGTH})"})
         current = self.get_channel(channel_id)
+        remind_every = current.remind_every if remind_every is None else remind_every
+        notify_late = current.notify_late if notify_late is None else notify_late
+        _check_policy(remind_every, notify_late)
         merged = current.settings if settings is None else {**current.settings, **settings}
         cleaned = self._require_notifier().validate(current.kind, merged)
 
@@ -79,8 +87,9 @@ class ChannelsService(ServiceCore):
             if channels_db.get_channel(conn, channel_id) is None:
                 raise ChannelNotFound()
             updated = dataclasses.replace(
-                current, name=current.name if name is None else name, settings=cleaned
-            )
+                current, name=current.name if name is None else name, settings=cleaned,
+                remind_every=remind_every, notify_late=notify_late,
+            )  # fmt: skip
             channels_db.update_channel(conn, updated)
             return updated
 
@@ -114,3 +123,9 @@ class ChannelsService(ServiceCore):
             "body": "This is a test notification sent by pingd.",
         }  # fmt: skip
         return self._send(channel, event)
+
+
+def _check_policy(remind_every: object, notify_late: object) -> None:
+    problems = validate_channel_policy({"remind_every": remind_every, "notify_late": notify_late})
+    if problems:
+        raise InvalidInput(problems)

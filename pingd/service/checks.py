@@ -20,6 +20,7 @@ from pingd.domain.check_input import validate_check_input
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import down_after
+from pingd.domain.checks import late_after
 from pingd.domain.checks import slugify
 from pingd.domain.checks import status_at
 from pingd.errors import AmbiguousSlug
@@ -29,9 +30,12 @@ from pingd.errors import Duplicate
 from pingd.errors import Forbidden
 from pingd.errors import InvalidInput
 from pingd.service.core import ServiceCore
+from pingd.service.policy import stop_alerts
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
 from pingd.store import flips as flips_db
+from pingd.store import windows as windows_db
+from pingd.store.times import to_db_time
 
 _NOT_GIVEN = object()
 
@@ -186,22 +190,32 @@ class ChecksService(ServiceCore):
 
     def pause_check(self, check_id: int) -> Check:
         """Pause a check (idempotent): no alerts until it is pinged or resumed."""
-        return self._change_check(
-            check_id,
-            lambda conn, check, now: dataclasses.replace(
-                check, status="paused", last_start=None, last_start_rid=None, alert_after=None
-            ),
-        )
+
+        def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
+            stop_alerts(conn, check.id)
+            return dataclasses.replace(
+                check, status="paused", last_start=None, last_start_rid=None, alert_after=None,
+                late_after=None,
+            )  # fmt: skip
+
+        return self._change_check(check_id, change)
 
     def resume_check(self, check_id: int) -> Check:
-        """Resume a paused check: it becomes new and waits for its next ping."""
+        """Resume a paused check: it becomes new and waits for its next ping.
+
+        A check whose alerts are paused until a time (a one-off window of its
+        own, now in effect) has that window ended instead, if it is not paused.
+        """
 
         def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
             if check.status != "paused":
+                if windows_db.end_check_windows(conn, check.id, to_db_time(now)):
+                    return check
                 raise CheckNotPaused()
+            stop_alerts(conn, check.id)
             return dataclasses.replace(
                 check, status="new", last_ping=None, last_start=None, last_start_rid=None,
-                alert_after=None,
+                alert_after=None, late_after=None, fail_streak=0, success_streak=0,
             )  # fmt: skip
 
         return self._change_check(check_id, change)
@@ -248,4 +262,6 @@ def apply_check_fields(check: Check, fields: dict[str, Any], slug_from_name: boo
     if "timeout" in fields:
         # Setting a period makes the check a simple one again.
         updated = dataclasses.replace(updated, schedule="")
-    return dataclasses.replace(updated, alert_after=down_after(updated))
+    return dataclasses.replace(
+        updated, alert_after=down_after(updated), late_after=late_after(updated)
+    )

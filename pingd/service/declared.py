@@ -26,10 +26,12 @@ from pingd.errors import InvalidInput
 from pingd.service.checks import apply_check_fields
 from pingd.service.checks import new_check
 from pingd.service.core import ServiceCore
+from pingd.service.windows import new_window
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
 from pingd.store import declared as declared_db
 from pingd.store import flips as flips_db
+from pingd.store import windows as windows_db
 
 
 class DeclaredService(ServiceCore):
@@ -86,6 +88,7 @@ class DeclaredService(ServiceCore):
             applied_checks=declared_db.applied(conn, "check"),
             applied_channels=declared_db.applied(conn, "channel"),
             secret_fields=self._secret_fields,
+            windows=windows_db.list_windows(conn, project_id),
         )
 
     def _carry_out(
@@ -116,6 +119,7 @@ class DeclaredService(ServiceCore):
                 check_id = self._write_check(conn, project_id, step, channel_ids, now)
                 if manage:
                     declared_db.record_applied(conn, "check", check_id, step.desired)
+        _write_windows(conn, project_id, [s for s in steps if s.what == "window"], now)
 
     def _write_channel(
         self, conn: sqlite3.Connection, project_id: int, step: Step,
@@ -125,15 +129,20 @@ class DeclaredService(ServiceCore):
         assert isinstance(declared, DeclaredChannel)
         settings = cleaned[declared.name]
         if step.target_id is None:
-            channel = channels_db.insert_channel(conn, project_id, declared.kind, declared.name,
-                                                 settings, now, declared.uuid)  # fmt: skip
+            channel = channels_db.insert_channel(
+                conn, project_id, declared.kind, declared.name, settings, now, declared.uuid,
+                remind_every=declared.remind_every, notify_late=declared.notify_late,
+            )  # fmt: skip
         else:
             found = channels_db.get_channel(conn, step.target_id)
             assert found is not None
             if found.kind != declared.kind:
                 raise DeclarationError(f"{declared.where}: kind: the channel is a {found.kind} "
                                        "in the database and a kind cannot change")  # fmt: skip
-            channel = dataclasses.replace(found, name=declared.name, settings=settings)
+            channel = dataclasses.replace(
+                found, name=declared.name, settings=settings, remind_every=declared.remind_every,
+                notify_late=declared.notify_late,
+            )  # fmt: skip
             channels_db.update_channel(conn, channel)
         return channel.id
 
@@ -162,3 +171,25 @@ class DeclaredService(ServiceCore):
         ids = sorted(channel_ids[name] for name in step.desired["channels"])
         channels_db.set_check_channels(conn, check.id, ids)
         return check.id
+
+
+def _write_windows(
+    conn: sqlite3.Connection, project_id: int, steps: list[Step], now: datetime
+) -> None:
+    """Delete the declared windows no longer declared and create the new ones."""
+    checks = checks_db.list_checks(conn, project_id)
+    for step in steps:
+        if step.action == "delete" and step.target_id is not None:
+            windows_db.delete_window(conn, step.target_id)
+        elif step.action == "create":
+            check_id = None
+            if step.desired.get("check"):
+                named = [c.id for c in checks if c.name == step.desired["check"]]
+                if len(named) != 1:
+                    raise DeclarationError(f"window {step.name!r}: check: "
+                                           f"{len(named)} checks are named "
+                                           f"{step.desired['check']!r}")  # fmt: skip
+                check_id = named[0]
+            windows_db.insert_window(
+                conn, new_window(project_id, check_id, step.desired, now, True)
+            )

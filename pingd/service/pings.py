@@ -22,12 +22,14 @@ from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
 from pingd.domain.checks import apply_ping
 from pingd.domain.checks import decide_kind
+from pingd.domain.checks import is_repeat
+from pingd.domain.checks import ping_digest
 from pingd.errors import AmbiguousSlug
 from pingd.errors import NotFound
 from pingd.errors import PingdError
-from pingd.service.alerts import queue_alerts
 from pingd.service.checks import new_check
 from pingd.service.core import ServiceCore
+from pingd.service.policy import queue_alerts
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
 from pingd.store import flips as flips_db
@@ -161,7 +163,10 @@ class PingsService(ServiceCore):
             method=request.method, remote_addr=request.remote_addr,
             ua=request.ua[: MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
         )  # fmt: skip
-        outcome = apply_ping(check, ping, now)
+        digest = ping_digest(ping)
+        if is_repeat(check, digest):
+            ping = dataclasses.replace(ping, repeat=True)
+        outcome = apply_ping(check, ping, now, digest)
         checks_db.update_check_state(conn, outcome.check)
         pings_db.store_ping(conn, ping, self._ping_log_limit)
         if ping.n > self._ping_log_limit:

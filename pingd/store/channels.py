@@ -22,31 +22,39 @@ def _channel_from_row(row: sqlite3.Row) -> Channel:
     assert created is not None
     settings = json.loads(row["settings"])
     return Channel(
-        row["id"], row["project_id"], row["kind"], row["name"], settings, created, row["uuid"]
-    )
+        row["id"], row["project_id"], row["kind"], row["name"], settings, created, row["uuid"],
+        row["remind_every"], bool(row["notify_late"]),
+    )  # fmt: skip
 
 
 def insert_channel(
     conn: sqlite3.Connection, project_id: int, kind: str, name: str, settings: dict[str, Any],
-    now: datetime, channel_uuid: str | None = None,
+    now: datetime, channel_uuid: str | None = None, *, remind_every: int = 0,
+    notify_late: bool = False,
 ) -> Channel:  # fmt: skip
     """Create a notification channel, with this UUID or a random one, and return it."""
     channel_uuid = channel_uuid or str(uuidlib.uuid4())
     cursor = conn.execute(
-        "INSERT INTO channels (project_id, kind, name, settings, created, uuid)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (project_id, kind, name, json.dumps(settings), to_db_time(now), channel_uuid),
-    )
+        "INSERT INTO channels (project_id, kind, name, settings, created, uuid, remind_every,"
+        " notify_late) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (project_id, kind, name, json.dumps(settings), to_db_time(now), channel_uuid,
+         remind_every, int(notify_late)),
+    )  # fmt: skip
     assert cursor.lastrowid is not None
-    return Channel(cursor.lastrowid, project_id, kind, name, settings, now, channel_uuid)
+    return Channel(
+        cursor.lastrowid, project_id, kind, name, settings, now, channel_uuid, remind_every,
+        notify_late,
+    )  # fmt: skip
 
 
 def update_channel(conn: sqlite3.Connection, channel: Channel) -> None:
-    """Write a channel's name and settings back."""
+    """Write a channel's name, settings and alert policy back."""
     conn.execute(
-        "UPDATE channels SET name = ?, settings = ? WHERE id = ?",
-        (channel.name, json.dumps(channel.settings), channel.id),
-    )
+        "UPDATE channels SET name = ?, settings = ?, remind_every = ?, notify_late = ?"
+        " WHERE id = ?",
+        (channel.name, json.dumps(channel.settings), channel.remind_every,
+         int(channel.notify_late), channel.id),
+    )  # fmt: skip
 
 
 def delete_channel(conn: sqlite3.Connection, channel_id: int) -> None:
@@ -86,6 +94,16 @@ def attach_channel_to_all_checks(
         " SELECT id, ? FROM checks WHERE project_id = ?",
         (channel_id, project_id),
     )
+
+
+def get_check_channels(conn: sqlite3.Connection, check_id: int) -> list[Channel]:
+    """Return the channels a check alerts, by id."""
+    rows = conn.execute(
+        "SELECT channels.* FROM check_channels JOIN channels ON channels.id = channel_id"
+        " WHERE check_id = ? ORDER BY channel_id",
+        (check_id,),
+    ).fetchall()
+    return [_channel_from_row(row) for row in rows]
 
 
 def get_check_channel_ids(conn: sqlite3.Connection, check_id: int) -> list[int]:

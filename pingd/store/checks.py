@@ -25,9 +25,10 @@ _CHECK_COLUMNS = (
     "project_id", "uuid", "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz",
     "methods", "manual_resume", "filter_body", "filter_default_fail", "success_kw", "failure_kw",
     "start_kw", "status", "n_pings", "last_ping", "last_start", "last_start_rid",
-    "last_duration", "alert_after", "created",
+    "last_duration", "alert_after", "created", "failure_threshold", "success_threshold",
+    "remind_every", "start_window", "fail_streak", "success_streak", "late_after", "last_digest",
 )  # fmt: skip
-_TIME_COLUMNS = {"last_ping", "last_start", "alert_after", "created"}
+_TIME_COLUMNS = {"last_ping", "last_start", "alert_after", "created", "late_after"}
 _BOOL_COLUMNS = {"manual_resume", "filter_body", "filter_default_fail"}
 
 
@@ -85,7 +86,8 @@ def update_check(conn: sqlite3.Connection, check: Check) -> None:
 
 _UPDATE_CHECK_STATE = (
     "UPDATE checks SET status = ?, n_pings = ?, last_ping = ?, last_start = ?,"
-    " last_start_rid = ?, last_duration = ?, alert_after = ? WHERE id = ?"
+    " last_start_rid = ?, last_duration = ?, alert_after = ?, fail_streak = ?,"
+    " success_streak = ?, late_after = ?, last_digest = ? WHERE id = ?"
 )
 # The staged write above, many rows to a statement (see
 # pingd.writer.connection.WriterConnection.flush), each taking its rows'
@@ -93,9 +95,10 @@ _UPDATE_CHECK_STATE = (
 _UPDATE_CHECK_STATES = many_rows(
     "UPDATE checks SET status = v.column1, n_pings = v.column2, last_ping = v.column3,"
     " last_start = v.column4, last_start_rid = v.column5, last_duration = v.column6,"
-    " alert_after = v.column7 FROM (VALUES ",
-    "(?, ?, ?, ?, ?, ?, ?, ?)",
-    tail=") AS v WHERE checks.id = v.column8",
+    " alert_after = v.column7, fail_streak = v.column8, success_streak = v.column9,"
+    " late_after = v.column10, last_digest = v.column11 FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    tail=") AS v WHERE checks.id = v.column12",
 )
 
 
@@ -103,7 +106,9 @@ def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
     """Write back only what a ping changes: the check's state, not its settings."""
     params = (
         check.status, check.n_pings, to_db_time(check.last_ping), to_db_time(check.last_start),
-        check.last_start_rid, check.last_duration, to_db_time(check.alert_after), check.id,
+        check.last_start_rid, check.last_duration, to_db_time(check.alert_after),
+        check.fail_streak, check.success_streak, to_db_time(check.late_after), check.last_digest,
+        check.id,
     )  # fmt: skip
     staged_write(conn, _UPDATE_CHECK_STATE, params, key=check.id, many=_UPDATE_CHECK_STATES)
     _remember(conn, check, slug_changed=False)
@@ -171,6 +176,16 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
     """Return how many checks a project has."""
     row = conn.execute("SELECT COUNT(*) FROM checks WHERE project_id = ?", (project_id,)).fetchone()
     return int(row[0])
+
+
+def list_late_checks(conn: sqlite3.Connection, now: datetime) -> list[Check]:
+    """Return the checks that turned late (entered their grace) and were not told so yet."""
+    rows = conn.execute(
+        "SELECT * FROM checks WHERE late_after IS NOT NULL AND late_after <= ?"
+        " AND status = 'up' ORDER BY late_after",
+        (to_db_time(now),),
+    ).fetchall()
+    return [_check_from_row(row) for row in rows]
 
 
 def list_overdue_checks(conn: sqlite3.Connection, now: datetime) -> list[Check]:

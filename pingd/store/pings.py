@@ -20,7 +20,7 @@ from pingd.writer.connection import padded_chunks
 
 _PING_COLUMNS = (
     "check_id", "n", "created", "kind", "exit_status", "rid", "scheme", "method", "remote_addr",
-    "ua", "body", "body_size",
+    "ua", "body", "body_size", "repeat",
 )  # fmt: skip
 _INSERT_PINGS = many_rows(
     f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) SELECT * FROM (VALUES ",
@@ -53,7 +53,7 @@ def store_ping(conn: sqlite3.Connection, ping: Ping, log_limit: int) -> None:
     row = (
         ping.check_id, ping.n, to_db_time(ping.created), ping.kind, ping.exit_status, ping.rid,
         ping.scheme, ping.method, ping.remote_addr, ping.ua, ping.body, ping.body_size,
-        ping.n - log_limit,
+        int(ping.repeat), ping.n - log_limit,
     )  # fmt: skip
     if not isinstance(conn, WriterConnection):
         _flush_pings(conn, [row])
@@ -93,7 +93,7 @@ def _ping_from_row(row: sqlite3.Row) -> Ping:
     return Ping(
         row["check_id"], row["n"], created, row["kind"], row["exit_status"], row["rid"],
         row["scheme"], row["method"], row["remote_addr"], row["ua"], bytes(row["body"]),
-        row["body_size"],
+        row["body_size"], bool(row["repeat"]),
     )  # fmt: skip
 
 
