@@ -189,6 +189,11 @@ class StorageUnavailable(PingdError):
     retry_after_seconds = STORAGE_RETRY_AFTER_SECONDS
 
 
+def is_reported_once(ex: BaseException) -> bool:
+    """Whether ``ex`` is an outage its raiser already logged (a replaced database file)."""
+    return bool(getattr(ex, "reported_once", False))
+
+
 def is_storage_full(ex: BaseException) -> bool:
     """Whether ``ex`` is SQLite's "database or disk is full" (SQLITE_FULL)."""
     code = getattr(ex, "sqlite_errorcode", None) if isinstance(ex, sqlite3.Error) else None

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pingd.domain.alerts import Delivery
+from pingd.errors import is_reported_once
 from pingd.errors import is_storage_full
 from pingd.service import Service
 
@@ -157,5 +158,7 @@ def _log_failure(what: str, ex: Exception) -> None:
     """Log a failed step of the loop: a full disk in one line, anything else with its traceback."""
     if is_storage_full(ex):
         logger.warning("alert loop: %s failed: storage full; will retry", what)
+    elif is_reported_once(ex):
+        logger.warning("alert loop: %s failed: the database is unavailable; will retry", what)
     else:
         logger.exception("alert loop: %s failed", what)

@@ -15,6 +15,7 @@ from pingd.dashboard.render import moment
 from pingd.dashboard.render import redirect
 from pingd.dashboard.render import render_page
 from pingd.dashboard.session import Page
+from pingd.domain.fields import format_duration
 from pingd.errors import ChannelNotFound
 from pingd.errors import PingdError
 
@@ -37,11 +38,12 @@ class ChannelsPage(Page):
                 serves.setdefault(channel_id, []).append(checks[check_id])
         channels = [
             {"channel": channel, "settings": self._service.masked_settings(channel),
+             "remind": format_duration(channel.remind_every),
              "checks": sorted(serves.get(channel.id, []), key=lambda c: c.name.lower()),
              "deliveries": [
                  {"time": moment(d.created, now), "state": d.state, "attempts": d.attempts,
                   "next": moment(d.next_attempt, now), "error": d.last_error[:ERROR_CHARS],
-                  "event": d.event.get("status", ""), "check": d.event.get("name", ""),
+                  "event": _said(d.event), "check": d.event.get("name", ""),
                   "tries": [{**a, "time": moment(a["time"], now),
                              "error": a["error"][:ERROR_CHARS]} for a in tries]}
                  for d, tries in self._service.channel_deliveries(channel.id, RECENT_DELIVERIES)
@@ -50,6 +52,13 @@ class ChannelsPage(Page):
         ]  # fmt: skip
         render_page(resp, "channels.html", visitor=visitor, channels=channels,
                     notice=self._sessions.take_notice(req, resp))  # fmt: skip
+
+
+def _said(event: dict[str, Any]) -> str:
+    """What a delivery told: the status, or that it was a reminder (which) or held back."""
+    if event.get("alert") == "reminder":
+        return f"still down (reminder {event.get('reminder')})"
+    return str(event.get("status", "")) + (" (held by a window)" if event.get("held") else "")
 
 
 class ChannelTestAction(Page):

@@ -36,6 +36,8 @@ class DatabaseReplaced(sqlite3.OperationalError):
     start. So the writer refuses to write until the file is back.
     """
 
+    reported_once = True  # the writer logs it when it starts and ends; see errors.py
+
 
 def _file_identity(path: str) -> tuple[int, int] | None:
     try:

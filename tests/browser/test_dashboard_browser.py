@@ -135,6 +135,16 @@ def test_every_action_through_its_form(browser: Any, site: Site, checks: dict[st
     assert site.api("GET", f"/v1/checks/{uuid}")["data"]["status"] == "paused"
     click("Resume")
     assert notice("Resumed Fresh")
+    from selenium.webdriver.support.select import Select  # noqa: PLC0415
+
+    Select(browser.find_element(by().ID, "hold-for")).select_by_visible_text("4h")
+    click("Hold alerts")
+    assert notice("Alerts of Fresh are held until")
+    assert site.api("GET", f"/v1/checks/{uuid}")["data"]["quiet_until"] is not None
+    assert "Alerts held by a maintenance window until" in browser.page_source
+    click("End the hold now")
+    assert notice("The hold on the alerts of Fresh ended")
+    assert site.api("GET", f"/v1/checks/{uuid}")["data"]["quiet_until"] is None
     browser.find_element(by().LINK_TEXT, "Edit").click()
     name = browser.find_element(by().ID, "f-name")
     name.clear()
