@@ -65,13 +65,11 @@ CREATE TABLE checks (
     start_window INTEGER NOT NULL DEFAULT 0,          -- seconds to wait for a start; 0 = none
     fail_streak INTEGER NOT NULL DEFAULT 0,
     success_streak INTEGER NOT NULL DEFAULT 0,
-    late_after TEXT,                    -- when it turns late (grace); NULL = told, or never
     last_digest TEXT NOT NULL DEFAULT ''  -- the last ping's time and hash, to spot a retry
 ) STRICT;
 
 CREATE INDEX checks_project_slug ON checks (project_id, slug);
 CREATE INDEX checks_alert_after ON checks (alert_after) WHERE alert_after IS NOT NULL;
-CREATE INDEX checks_late_after ON checks (late_after) WHERE late_after IS NOT NULL;
 
 CREATE TABLE pings (
     id INTEGER PRIMARY KEY,
@@ -211,7 +209,8 @@ CREATE INDEX windows_project ON windows (project_id);
 CREATE TABLE check_alerts (
     check_id INTEGER PRIMARY KEY REFERENCES checks (id) ON DELETE CASCADE,
     notified TEXT NOT NULL DEFAULT '',  -- what the channels were last told: '', 'up', 'down'
-    owed INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1))  -- an alert a window held back
+    owed INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1)),  -- an alert a window held back
+    late_told TEXT                      -- the deadline whose late notice was sent
 ) STRICT;
 
 CREATE INDEX check_alerts_owed ON check_alerts (check_id) WHERE owed = 1;

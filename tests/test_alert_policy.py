@@ -611,3 +611,41 @@ def test_a_check_told_down_that_recovers_and_fails_again_in_a_window_is_not_told
     # They were told down, and it is down: nothing new to say (the flips are on the page).
     assert sent(db) == [Sent(channel.id, "change", "down")]
     assert [f[1] for f in flip_rows(db)] == ["down", "up", "down"]
+
+
+def test_reminders_set_on_a_check_already_down_begin_from_the_change(
+    svc: Service, clock: FakeClock, db: str
+) -> None:
+    add_channel(svc)
+    check = svc.create_check(name="Backup", channels="*")
+    ping(svc, check, "fail")
+    clock.advance(hours=5)
+    svc.update_check(check.id, {"remind_every": 3600})
+    clock.advance(minutes=59)
+    tick(svc)
+    assert [s.alert for s in sent(db)] == ["change"]
+    clock.advance(minutes=1)
+    tick(svc)
+    assert [(s.alert, s.extra) for s in sent(db)] == [("change", ""), ("reminder", "1")]
+    assert events(db)[1]["down_since"] == iso(START)
+
+
+def test_each_late_spell_is_told_once_and_a_started_run_is_not_late(
+    svc: Service, clock: FakeClock, db: str
+) -> None:
+    late = add_channel(svc, "late", notify_late=True)
+    check = svc.create_check(name="Backup", timeout=3600, grace=1800, channels="*")
+    ping(svc, check)
+    clock.advance(minutes=65)
+    tick(svc)
+    ping(svc, check)  # in its grace: on time after all, and a new deadline
+    clock.advance(minutes=65)
+    tick(svc)
+    tick(svc)
+    assert sent(db) == [Sent(late.id, "late", "late")] * 2
+    ping(svc, check)
+    clock.advance(minutes=59)
+    ping(svc, check, "start")  # running when it turns due: not late
+    clock.advance(minutes=10)
+    tick(svc)
+    assert len(sent(db)) == 2

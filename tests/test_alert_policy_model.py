@@ -39,8 +39,6 @@ from pingd.service import Service
 from pingd.service.pings import PingRequest
 from pingd.writer.store import Store
 
-REPEAT = timedelta(seconds=30)
-
 
 @dataclass
 class Model(StatusModel):
@@ -54,7 +52,6 @@ class Model(StatusModel):
     remind_every: int = 0
     fail_streak: int = 0
     success_streak: int = 0
-    last_counted: tuple[str, datetime] | None = None
     notified: str = ""
     owed: bool = False
     reminder: tuple[datetime, int] | None = None  # (next at, sent so far)
@@ -87,9 +84,8 @@ class Model(StatusModel):
     def ping(self, kind: str, now: datetime) -> None:
         flips: list[str] = []
         self._overdue(now, flips)
-        last = self.last_counted
-        if kind != "log" and not (last and last[0] == kind and now - last[1] <= REPEAT):
-            self.last_counted = (kind, now)
+        if kind != "log" and not self.is_repeat(kind, now):
+            self.last_kind = kind
             if kind == "start":
                 self.last_start = now
             elif kind in ("success", "fail"):
@@ -139,6 +135,10 @@ class Model(StatusModel):
                 self.alerts.append(("change", wanted, "held"))
                 self.notified = wanted
                 if wanted == "down" and self.remind_every:
+                    self.reminder = (now + timedelta(seconds=self.remind_every), 0)
+            elif self.status == self.notified == "down" and self.reminder is None:
+                # Told down, down again after an unsaid recovery: the reminders go on.
+                if self.remind_every:
                     self.reminder = (now + timedelta(seconds=self.remind_every), 0)
         if self.reminder is not None and self.reminder[0] <= now:
             if self.status != "down":

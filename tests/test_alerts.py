@@ -622,7 +622,7 @@ class Model:
 
     def __post_init__(self) -> None:
         self.flips: list[FlipRow] = []
-        self.last_counted: tuple[str, datetime] | None = None  # to spot a client's retry
+        self.last_kind = ""  # the last counted ping's, to spot a client's retry
 
     @property
     def alert_after(self) -> datetime | None:
@@ -648,16 +648,19 @@ class Model:
         self.sweep(now)  # a deadline that passed before this ping is an outage all the same
         if kind == "log":
             return
-        # The same ping again within 30 s is a retry: stored, but it changes nothing.
-        last, self.last_counted = self.last_counted, (kind, now)
-        if last is not None and last[0] == kind and now - last[1] <= timedelta(seconds=30):
-            self.last_counted = last
+        if self.is_repeat(kind, now):
             return
+        self.last_kind = kind
         if kind == "start":
             self.last_start = now
             return
         self.last_ping, self.last_start = now, None
         self._to("up" if kind == "success" else "down", now, "fail" if kind == "fail" else "")
+
+    def is_repeat(self, kind: str, now: datetime) -> bool:
+        """The same ping again within 30 s of the one that set last_start or last_ping."""
+        then = self.last_start if kind == "start" else self.last_ping
+        return self.last_kind == kind and then is not None and now - then <= timedelta(seconds=30)
 
     def pause(self, now: datetime) -> None:
         self.last_start = None

@@ -17,6 +17,7 @@ from pingd.domain.checks import MIN_PERIOD_SECONDS
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
+from pingd.domain.checks import late_after
 
 CHANNEL_KINDS = ("webhook", "email", "ntfy", "gotify", "discord", "slack", "telegram",
                  "pushover", "matrix", "apprise")  # fmt: skip
@@ -102,7 +103,7 @@ def late_event(check: Check, last_ping: Ping | None, now: datetime) -> dict[str,
     flip = Flip(check.id, now, check.status, "late", "late")
     return alert_event(check, flip, last_ping) | {
         "alert": "late",
-        "expected": _iso(check.late_after),
+        "expected": _iso(late_after(check)),
         "down_at": _iso(check.alert_after),
     }
 

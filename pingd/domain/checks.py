@@ -9,10 +9,10 @@ calls these functions and stores what they return. The other modules of
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import operator
 import re
 import unicodedata
+import zlib
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC
@@ -34,6 +34,7 @@ MAX_THRESHOLD = 100
 # method, address and body) within this many seconds is a client's retry
 # (curl --retry, runitor): stored and marked, but it changes nothing.
 REPEAT_WINDOW_SECONDS = 30
+_REPEAT_WINDOW = timedelta(seconds=REPEAT_WINDOW_SECONDS)
 
 STORED_STATUSES = ("new", "up", "down", "paused")
 PING_KINDS = ("success", "start", "fail", "log", "ign")
@@ -74,7 +75,6 @@ class Check:
     start_window: int = 0
     fail_streak: int = 0
     success_streak: int = 0
-    late_after: datetime | None = None
     last_digest: str = ""
 
     @property
@@ -163,33 +163,38 @@ def _next_expected(check: Check, last_ping: datetime | None) -> datetime | None:
 
 def down_after(check: Check) -> datetime | None:
     """Return the instant at which the check goes down unless it is pinged."""
-    return _deadlines(check, check.status, check.last_ping, check.last_start)[1]
+    return _down_after(check, check.status, check.last_ping, check.last_start)
 
 
 def late_after(check: Check) -> datetime | None:
-    """Return the instant at which the check turns late (enters its grace), if it will."""
-    return _deadlines(check, check.status, check.last_ping, check.last_start)[0]
+    """Return when an up check waiting for its ping turns late (enters its grace), if it will.
+
+    That is its expected time: the deadline less the wait after it.
+    """
+    if check.status != "up" or check.last_start is not None or check.alert_after is None:
+        return None
+    return check.alert_after - timedelta(seconds=_wait_after_expected(check))
 
 
-def _deadlines(
+def _down_after(
     check: Check, status: str, last_ping: datetime | None, last_start: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """When the check with this state turns late and when it goes down, without building it.
+) -> datetime | None:
+    """``down_after`` for the check with this state, without building it.
 
-    A run that started has its grace to finish. Otherwise the check is late
-    from the expected time, and down ``grace`` later, or, with a start
-    window shorter than the grace, when no start came within that window.
+    A run that started has its grace to finish. Otherwise the check goes
+    down ``grace`` after the expected time, or, with a start window shorter
+    than the grace, when no start came within that window.
     """
     if status == "down":
-        return None, None
+        return None
     if last_start is not None:
-        return None, last_start + timedelta(seconds=check.grace)
+        return last_start + timedelta(seconds=check.grace)
     if status in ("new", "paused"):
-        return None, None
+        return None
     expected = _next_expected(check, last_ping)
     if expected is None:
-        return None, None
-    return expected, expected + timedelta(seconds=_wait_after_expected(check))
+        return None
+    return expected + timedelta(seconds=_wait_after_expected(check))
 
 
 def _wait_after_expected(check: Check) -> int:
@@ -252,18 +257,26 @@ def _flip(check: Check, new_status: str, when: datetime, reason: str) -> Flip:
 
 
 def ping_digest(ping: Ping) -> str:
-    """Return what identifies a ping as the same request again (a client's retry)."""
-    identity = f"{ping.kind}|{ping.exit_status}|{ping.rid}|{ping.method}|{ping.remote_addr}|"
-    digest = hashlib.blake2b(identity.encode(), digest_size=12)
-    digest.update(ping.body)
-    return f"{digest.hexdigest()}@{ping.created.timestamp():.3f}"
+    """Return what identifies a ping as the same request again (a client's retry).
+
+    The body counts by its length and CRC-32: cheap on the ping path, and two
+    different bodies from one client within seconds that collide are not a
+    worry worth a slower hash.
+    """
+    return (f"{ping.kind}|{ping.exit_status}|{ping.rid}|{ping.method}|{ping.remote_addr}|"
+            f"{ping.body_size}|{zlib.crc32(ping.body):08x}")  # fmt: skip
 
 
-def is_repeat(check: Check, digest: str) -> bool:
-    """Tell whether a ping with this digest repeats the check's last ping within the window."""
-    last, _, when = check.last_digest.partition("@")
-    this, _, now = digest.partition("@")
-    return bool(last) and last == this and 0 <= float(now) - float(when) <= REPEAT_WINDOW_SECONDS
+def is_repeat(check: Check, digest: str, kind: str, now: datetime) -> bool:
+    """Tell whether a ping with this digest repeats the check's last one within the window.
+
+    The last counted ping of a kind is the one that set ``last_start`` (a
+    start) or ``last_ping`` (a success or fail), so its time is there.
+    """
+    if digest != check.last_digest:
+        return False
+    then = check.last_start if kind == "start" else check.last_ping
+    return then is not None and now - then <= _REPEAT_WINDOW
 
 
 def apply_ping(check: Check, ping: Ping, now: datetime, digest: str | None = None) -> PingOutcome:
@@ -308,9 +321,9 @@ def apply_ping(check: Check, ping: Ping, now: datetime, digest: str | None = Non
     if kind in ("log", "ign") and missed is None:
         # Nothing that decides the deadline changed.
         return PingOutcome(_evolve(check, changes), ping, ())
-    # One copy of the check per ping (this is the hot path): the new deadlines
-    # are computed from the changed fields before the copy is made.
-    changes["late_after"], changes["alert_after"] = _deadlines(
+    # One copy of the check per ping (this is the hot path): the new deadline
+    # is computed from the changed fields before the copy is made.
+    changes["alert_after"] = _down_after(
         check,
         changes.get("status", status),
         changes.get("last_ping", check.last_ping),
@@ -352,9 +365,7 @@ def overdue_flip(check: Check, now: datetime) -> Flip | None:
 
 def went_down(check: Check) -> Check:
     """Return the check turned down by its deadline: no deadlines, no success streak."""
-    return dataclasses.replace(
-        check, status="down", alert_after=None, late_after=None, success_streak=0
-    )
+    return dataclasses.replace(check, status="down", alert_after=None, success_streak=0)
 
 
 def pair_durations(pings: list[Ping]) -> dict[int, float]:

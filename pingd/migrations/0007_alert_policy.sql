@@ -1,6 +1,6 @@
 -- Version 7: the alert policy. Checks gain failure and success thresholds
--- with their streaks, reminders, a start window, the instant they turn late
--- and what their last ping looked like (to tell a client's retry from a new
+-- with their streaks, reminders, a start window and what their last ping
+-- looked like (to tell a client's retry from a new
 -- ping); channels gain reminders and late notices; pings can be marked as a
 -- repeat. New tables hold maintenance windows, what each check's channels
 -- were last told, and each pending reminder.
@@ -13,10 +13,7 @@ ALTER TABLE checks ADD COLUMN remind_every INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checks ADD COLUMN start_window INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checks ADD COLUMN fail_streak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checks ADD COLUMN success_streak INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE checks ADD COLUMN late_after TEXT;
 ALTER TABLE checks ADD COLUMN last_digest TEXT NOT NULL DEFAULT '';
-
-CREATE INDEX checks_late_after ON checks (late_after) WHERE late_after IS NOT NULL;
 
 ALTER TABLE channels ADD COLUMN remind_every INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE channels ADD COLUMN notify_late INTEGER NOT NULL DEFAULT 0
@@ -44,7 +41,8 @@ CREATE INDEX windows_project ON windows (project_id);
 CREATE TABLE check_alerts (
     check_id INTEGER PRIMARY KEY REFERENCES checks (id) ON DELETE CASCADE,
     notified TEXT NOT NULL DEFAULT '',  -- what the channels were last told: '', 'up', 'down'
-    owed INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1))  -- an alert a window held back
+    owed INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1)),  -- an alert a window held back
+    late_told TEXT                      -- the deadline whose late notice was sent
 ) STRICT;
 
 CREATE INDEX check_alerts_owed ON check_alerts (check_id) WHERE owed = 1;

@@ -20,7 +20,6 @@ from pingd.domain.check_input import validate_check_input
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import down_after
-from pingd.domain.checks import late_after
 from pingd.domain.checks import slugify
 from pingd.domain.checks import status_at
 from pingd.errors import AmbiguousSlug
@@ -30,6 +29,7 @@ from pingd.errors import Duplicate
 from pingd.errors import Forbidden
 from pingd.errors import InvalidInput
 from pingd.service.core import ServiceCore
+from pingd.service.policy import keep_reminding
 from pingd.service.policy import stop_alerts
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
@@ -106,7 +106,9 @@ class ChecksService(ServiceCore):
             channel_ids = self._resolve_channels(conn, check.project_id, channels)
             if channel_ids is not None:
                 channels_db.set_check_channels(conn, check.id, channel_ids)
-            return apply_check_fields(check, fields, slug_from_name)
+            updated = apply_check_fields(check, fields, slug_from_name)
+            keep_reminding(conn, updated, now)
+            return updated
 
         return self._change_check(check_id, change)
 
@@ -194,9 +196,8 @@ class ChecksService(ServiceCore):
         def change(conn: sqlite3.Connection, check: Check, now: datetime) -> Check:
             stop_alerts(conn, check.id)
             return dataclasses.replace(
-                check, status="paused", last_start=None, last_start_rid=None, alert_after=None,
-                late_after=None,
-            )  # fmt: skip
+                check, status="paused", last_start=None, last_start_rid=None, alert_after=None
+            )
 
         return self._change_check(check_id, change)
 
@@ -215,7 +216,7 @@ class ChecksService(ServiceCore):
             stop_alerts(conn, check.id)
             return dataclasses.replace(
                 check, status="new", last_ping=None, last_start=None, last_start_rid=None,
-                alert_after=None, late_after=None, fail_streak=0, success_streak=0,
+                alert_after=None, fail_streak=0, success_streak=0,
             )  # fmt: skip
 
         return self._change_check(check_id, change)
@@ -262,6 +263,4 @@ def apply_check_fields(check: Check, fields: dict[str, Any], slug_from_name: boo
     if "timeout" in fields:
         # Setting a period makes the check a simple one again.
         updated = dataclasses.replace(updated, schedule="")
-    return dataclasses.replace(
-        updated, alert_after=down_after(updated), late_after=late_after(updated)
-    )
+    return dataclasses.replace(updated, alert_after=down_after(updated))

@@ -164,7 +164,7 @@ class PingsService(ServiceCore):
             ua=request.ua[: MAX_UA_LENGTH], body=request.body, body_size=request.body_size,
         )  # fmt: skip
         digest = ping_digest(ping)
-        if is_repeat(check, digest):
+        if is_repeat(check, digest, kind, now):
             ping = dataclasses.replace(ping, repeat=True)
         outcome = apply_ping(check, ping, now, digest)
         checks_db.update_check_state(conn, outcome.check)

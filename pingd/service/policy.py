@@ -29,6 +29,7 @@ from pingd.domain.alerts import reminder_event
 from pingd.domain.checks import Check
 from pingd.domain.checks import Flip
 from pingd.domain.checks import Ping
+from pingd.domain.checks import late_after
 from pingd.domain.windows import quiet_until
 from pingd.store import channels as channels_db
 from pingd.store import checks as checks_db
@@ -93,6 +94,17 @@ def _start_reminders(
             reminders_db.set_reminder(conn, Reminder(check.id, channel.id, since, 0, first))
 
 
+def keep_reminding(conn: sqlite3.Connection, check: Check, now: datetime) -> None:
+    """Schedule the reminders a check told down lacks (its interval or channels just changed)."""
+    if check.status != "down" or reminders_db.get_alert_state(conn, check.id)[0] != "down":
+        return
+    have = {r.channel_id for r in reminders_db.list_check_reminders(conn, check.id)}
+    since = next((f.created for f in flips_db.list_flips(conn, check.id, 20)
+                  if f.new_status == "down"), now)  # fmt: skip
+    missing = [c for c in channels_db.get_check_channels(conn, check.id) if c.id not in have]
+    _start_reminders(conn, check, missing, since, now)
+
+
 def stop_alerts(conn: sqlite3.Connection, check_id: int) -> None:
     """End what a check's channels were told: on pause or resume, reminders and owed alerts go."""
     reminders_db.stop_reminders(conn, check_id)
@@ -109,8 +121,9 @@ def settle_owed(conn: sqlite3.Connection, now: datetime) -> int:
         notified, _ = reminders_db.get_alert_state(conn, check.id)
         owed = _owed_flip(conn, check, notified, now)
         reminders_db.set_alert_state(conn, check.id, notified, owed=False)
-        if owed is None:
-            continue  # recovered before anyone was told, or paused: nobody is alerted
+        if owed is None:  # recovered before anyone was told, paused, or told already
+            keep_reminding(conn, check, now)
+            continue
         channels = channels_db.get_check_channels(conn, check.id)
         event = held_event(alert_event(check, owed, _last_ping(conn, check)), owed.created)
         for channel in channels:
@@ -169,10 +182,21 @@ def send_reminders(conn: sqlite3.Connection, now: datetime) -> int:
 
 
 def send_late_notices(conn: sqlite3.Connection, now: datetime) -> int:
-    """Tell the channels that ask (``notify_late``) that a check turned late; return how many."""
+    """Tell the channels that ask (``notify_late``) that a check turned late; return how many.
+
+    Once per late spell: the deadline it was told for is kept, and a ping
+    sets a new one. Nothing of it is on the ping path.
+    """
     queued = 0
-    for check in checks_db.list_late_checks(conn, now):
-        checks_db.update_check(conn, dataclasses.replace(check, late_after=None))
+    for check in checks_db.list_watched_for_lateness(conn, now):
+        late = late_after(check)
+        if (
+            late is None
+            or now < late
+            or reminders_db.late_told(conn, check.id) == check.alert_after
+        ):
+            continue
+        reminders_db.set_late_told(conn, check.id, check.alert_after)
         if check_quiet_until(conn, check, now) is not None:
             continue  # a window covers it: no notice, and none owed (down would be)
         event = late_event(check, _last_ping(conn, check), now)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pingd.domain.checks import Check
 from pingd.domain.windows import Window
+from pingd.domain.windows import occurrence_at
 from pingd.domain.windows import parse_time
 from pingd.domain.windows import quiet_until
 from pingd.domain.windows import validate_window_input
@@ -97,8 +98,12 @@ class WindowsService(ServiceCore):
     def quiet_until_by_check(self, checks: list[Check], now: datetime) -> dict[int, datetime]:
         """Return, for each of these checks a window covers now, when it ends."""
         windows = self.list_windows()
+        # Most checks have no window in effect: find those once, not per check.
+        active = [window for window in windows if occurrence_at(window, now) is not None]
         found = {}
         for check in checks:
+            if not any(window_applies(window, check) for window in active):
+                continue
             end = quiet_until(windows, check, now)
             if end is not None:
                 found[check.id] = end

@@ -26,9 +26,9 @@ _CHECK_COLUMNS = (
     "methods", "manual_resume", "filter_body", "filter_default_fail", "success_kw", "failure_kw",
     "start_kw", "status", "n_pings", "last_ping", "last_start", "last_start_rid",
     "last_duration", "alert_after", "created", "failure_threshold", "success_threshold",
-    "remind_every", "start_window", "fail_streak", "success_streak", "late_after", "last_digest",
+    "remind_every", "start_window", "fail_streak", "success_streak", "last_digest",
 )  # fmt: skip
-_TIME_COLUMNS = {"last_ping", "last_start", "alert_after", "created", "late_after"}
+_TIME_COLUMNS = {"last_ping", "last_start", "alert_after", "created"}
 _BOOL_COLUMNS = {"manual_resume", "filter_body", "filter_default_fail"}
 
 
@@ -87,7 +87,7 @@ def update_check(conn: sqlite3.Connection, check: Check) -> None:
 _UPDATE_CHECK_STATE = (
     "UPDATE checks SET status = ?, n_pings = ?, last_ping = ?, last_start = ?,"
     " last_start_rid = ?, last_duration = ?, alert_after = ?, fail_streak = ?,"
-    " success_streak = ?, late_after = ?, last_digest = ? WHERE id = ?"
+    " success_streak = ?, last_digest = ? WHERE id = ?"
 )
 # The staged write above, many rows to a statement (see
 # pingd.writer.connection.WriterConnection.flush), each taking its rows'
@@ -96,9 +96,9 @@ _UPDATE_CHECK_STATES = many_rows(
     "UPDATE checks SET status = v.column1, n_pings = v.column2, last_ping = v.column3,"
     " last_start = v.column4, last_start_rid = v.column5, last_duration = v.column6,"
     " alert_after = v.column7, fail_streak = v.column8, success_streak = v.column9,"
-    " late_after = v.column10, last_digest = v.column11 FROM (VALUES ",
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    tail=") AS v WHERE checks.id = v.column12",
+    " last_digest = v.column10 FROM (VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    tail=") AS v WHERE checks.id = v.column11",
 )
 
 
@@ -107,8 +107,7 @@ def update_check_state(conn: sqlite3.Connection, check: Check) -> None:
     params = (
         check.status, check.n_pings, to_db_time(check.last_ping), to_db_time(check.last_start),
         check.last_start_rid, check.last_duration, to_db_time(check.alert_after),
-        check.fail_streak, check.success_streak, to_db_time(check.late_after), check.last_digest,
-        check.id,
+        check.fail_streak, check.success_streak, check.last_digest, check.id,
     )  # fmt: skip
     staged_write(conn, _UPDATE_CHECK_STATE, params, key=check.id, many=_UPDATE_CHECK_STATES)
     _remember(conn, check, slug_changed=False)
@@ -178,11 +177,13 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
     return int(row[0])
 
 
-def list_late_checks(conn: sqlite3.Connection, now: datetime) -> list[Check]:
-    """Return the checks that turned late (entered their grace) and were not told so yet."""
+def list_watched_for_lateness(conn: sqlite3.Connection, now: datetime) -> list[Check]:
+    """Return the up checks, waiting for a ping, that alert a channel asking for late notices."""
     rows = conn.execute(
-        "SELECT * FROM checks WHERE late_after IS NOT NULL AND late_after <= ?"
-        " AND status = 'up' ORDER BY late_after",
+        "SELECT * FROM checks WHERE status = 'up' AND last_start IS NULL"
+        " AND alert_after > ? AND id IN (SELECT check_id FROM check_channels"
+        " JOIN channels ON channels.id = channel_id WHERE channels.notify_late = 1)"
+        " ORDER BY alert_after",
         (to_db_time(now),),
     ).fetchall()
     return [_check_from_row(row) for row in rows]
