@@ -213,15 +213,17 @@ def create_app(
     )
     limiter = RateLimiter(config.api.rate_per_second, config.api.burst, clock=monotonic)
     api = ApiMiddleware(
-        service, sandboxes, limiter, max_request_body=config.server.max_request_body
-    )
-    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=(api, HcMiddleware(service)))
+        service, sandboxes, limiter, max_request_body=config.server.max_request_body,
+        require_https=config.api.require_https,
+    )  # fmt: skip
+    hc = HcMiddleware(service, require_https=config.api.require_https)
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=(api, hc))
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = False
     app.add_sink(ping_router or make_ping_router(config, service), PING_PREFIX)
     add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
     add_dashboard_routes(app, service, config.server.base_url, monotonic)
-    add_hc_routes(app, service, config.server.base_url)
+    add_hc_routes(app, service, config.server.base_url, require_https=config.api.require_https)
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)
     app.add_error_handler(PingdError, _handle_pingd_error)

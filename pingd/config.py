@@ -123,6 +123,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api", "rate_per_second", 5.0, float,
             "API requests per second allowed per key.", _at_least(0.001)),
     Setting("api", "burst", 2, int, "API requests allowed at once per key.", _at_least(1)),
+    Setting("api", "require_https", "auto", str,
+            "Refuse API keys sent over plain HTTP: auto (unless from a loopback or private "
+            "address), always or never.", _one_of("auto", "always", "never")),
     Setting("limits", "max_checks", 10000, int, "Checks per project.", _at_least(1)),
     Setting("alerts", "tick_seconds", 2.0, float,
             "How often the alert loop looks for overdue checks.", _at_least(0.05)),
@@ -163,6 +166,7 @@ class StorageConfig:
 class ApiConfig:
     rate_per_second: float
     burst: int
+    require_https: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)

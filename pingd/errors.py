@@ -84,6 +84,12 @@ class Forbidden(PingdError):
     default_message = "forbidden"
 
 
+class HttpsRequired(PingdError):
+    status = 403
+    code = "HTTPS_REQUIRED"
+    default_message = "API keys must come over HTTPS"
+
+
 class NotFound(PingdError):
     status = 404
     code = "NOT_FOUND"

@@ -47,6 +47,10 @@ INSTALL_HINTS = {
     "busybox": "apt-get install busybox",
     "promtool": "apt-get install prometheus",
     "prometheus": "apt-get install prometheus",
+    "nginx": "apt-get install nginx",
+    "caddy": "apt-get install caddy",
+    "openssl": "apt-get install openssl",
+    "systemd-analyze": "apt-get install systemd",
 }
 
 

@@ -20,7 +20,10 @@ from pingd.api.common import NONE
 from pingd.api.common import READ
 from pingd.api.common import WRITE
 from pingd.api.common import logger
+from pingd.domain.transport import clear_key_message
+from pingd.domain.transport import key_sent_in_clear
 from pingd.errors import Forbidden
+from pingd.errors import HttpsRequired
 from pingd.errors import RateLimited
 from pingd.ratelimit import RateLimiter
 from pingd.service import Service
@@ -61,8 +64,10 @@ class ApiMiddleware:
         limiter: RateLimiter,
         *,
         max_request_body: int,
+        require_https: str = "auto",
     ) -> None:
         self._service = service
+        self._require_https = require_https
         self._sandboxes = sandboxes
         self._limiter = limiter
         # API bodies are capped at 64 KiB, or lower if the server's limit is.
@@ -77,6 +82,10 @@ class ApiMiddleware:
         req.context.dev = (req.get_header("X-Developer-Mode") or "").strip().lower() == "true"
         presented = _presented_key(req)
         req.context.presented_key = presented
+        req.context.api_key = None
+        client = req.remote_addr or ""
+        if presented and key_sent_in_clear(self._require_https, req.scheme, client):
+            raise HttpsRequired(clear_key_message(client, presented))
         key = self._service.authenticate(presented) if presented else None
         req.context.api_key = key
         identity = f"key:{key.id}" if key else f"addr:{req.remote_addr}"

@@ -21,6 +21,8 @@ from typing import Protocol
 
 import falcon
 
+from pingd.domain.transport import clear_key_message
+from pingd.domain.transport import key_sent_in_clear
 from pingd.errors import BadRequest
 from pingd.errors import InvalidInput
 from pingd.errors import PayloadTooLarge
@@ -99,8 +101,9 @@ def _read_json(req: falcon.Request) -> dict[str, Any]:
 class HcMiddleware:
     """Keys, CORS, OPTIONS and the log line of every request under ``/api/v1|2|3/``."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, require_https: str = "auto") -> None:
         self._service = service
+        self._require_https = require_https
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if is_hc_path(req.path):
@@ -123,6 +126,9 @@ class HcMiddleware:
             presented = str(req.context.hc_json["api_key"])
         if not presented:
             raise Unauthorized("missing api key")
+        client = req.remote_addr or ""
+        if key_sent_in_clear(self._require_https, req.scheme, client):
+            raise Unauthorized(clear_key_message(client, presented))
         key = self._service.authenticate(presented)
         if key is None or (needed == WRITE and key.read_only):
             raise Unauthorized("wrong api key")

@@ -21,6 +21,8 @@ from pingd.domain.badges import status_ignoring_run
 from pingd.domain.badges import tags_of
 from pingd.domain.checks import PING_KINDS
 from pingd.domain.checks import Check
+from pingd.domain.transport import clear_key_message
+from pingd.domain.transport import key_sent_in_clear
 from pingd.errors import Forbidden
 from pingd.errors import Unauthorized
 from pingd.hcapi.shapes import unique_key
@@ -125,8 +127,9 @@ def _pingd_lines(service: Service, rows: list[tuple[Check, str, str]]) -> Iterat
 class MetricsResource:
     """The metrics, for a read-only key in the URL or in a Bearer header."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, require_https: str = "auto") -> None:
         self._service = service
+        self._require_https = require_https
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, project: str, key: str | None = None
@@ -136,6 +139,13 @@ class MetricsResource:
             if scheme != "Bearer" or not token:
                 raise Unauthorized("send a read-only API key as Authorization: Bearer <key>")
             key = token
+        client = req.remote_addr or ""
+        if key_sent_in_clear(self._require_https, req.scheme, client):
+            # Said in full: the fixed texts of this path's errors would not say why.
+            resp.status = falcon.HTTP_401
+            resp.content_type = falcon.MEDIA_TEXT
+            resp.text = clear_key_message(client, key)
+            return
         found = self._service.authenticate(key)
         if found is None or not found.read_only:
             raise Forbidden("the metrics need a read-only API key")

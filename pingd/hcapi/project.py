@@ -8,6 +8,8 @@ Prometheus metrics.
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from pingd.domain.badges import tag_badge_urls
@@ -69,7 +71,9 @@ class StatusResource(HcResource):
         resp.text = "OK"
 
 
-def add_hc_routes(app: falcon.App, service: Service, base_url: str) -> None:  # type: ignore[type-arg]
+def add_hc_routes(
+    app: falcon.App[Any, Any], service: Service, base_url: str, *, require_https: str = "auto"
+) -> None:
     """Add the Healthchecks-compatible API, badges and metrics to the app."""
     resources = [
         ("checks", ChecksResource),
@@ -92,6 +96,6 @@ def add_hc_routes(app: falcon.App, service: Service, base_url: str) -> None:  # 
     app.add_route("/badge/{badge_id}/{rest:path}", TagBadgeResource(service))
     for states in (2, 3):
         app.add_route(f"/b/{states}/{{name}}", CheckBadgeResource(service, states))
-    metrics = MetricsResource(service)
+    metrics = MetricsResource(service, require_https=require_https)
     app.add_route("/projects/{project}/metrics/{key}", metrics)
     app.add_route("/projects/{project}/metrics", metrics)
