@@ -199,6 +199,9 @@ class Config:
     smtp: SmtpConfig
     source: str = "built-in defaults"
     path: str = ""  # the config file read, if any (its checks and channels are declared)
+    # Where each setting's value came from ("built-in defaults", the file, a
+    # variable, a flag), for `pingd check-config`.
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
 
 _SECTION_CLASSES: dict[str, type] = {
@@ -337,7 +340,8 @@ def load_config(
         setting = SETTINGS_BY_NAME[name]
         values[name] = (_coerce(setting, value, source), source)
     config = _build(values, source=str(path) if path else "built-in defaults")
-    return dataclasses.replace(config, path=str(path) if path else "")
+    sources = {name: source for name, (_, source) in values.items()}
+    return dataclasses.replace(config, path=str(path) if path else "", sources=sources)
 
 
 def _build(values: Mapping[str, tuple[Any, str]], source: str) -> Config:

@@ -27,7 +27,7 @@ def sections(config: Config) -> dict[str, Any]:
     return {
         f.name: getattr(config, f.name)
         for f in dataclasses.fields(config)
-        if f.name not in ("source", "path")
+        if f.name not in ("source", "path", "sources")
     }
 
 

@@ -149,6 +149,7 @@ FAMILY_EDGES: dict[str, set[str]] = {
         "pingd.cli.hcimport",
         "pingd.cli.backup",
         "pingd.cli.windows",
+        "pingd.cli.checkconfig",
     },
 }
 

@@ -21,6 +21,7 @@ from typing import Any
 from pingd import __version__
 from pingd.cli import backup
 from pingd.cli import channels
+from pingd.cli import checkconfig
 from pingd.cli import checks
 from pingd.cli import declared
 from pingd.cli import hcimport
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="PATH", help="database file, overrides storage.path (env PINGD_DB)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (serve, keys, checks, channels, windows, declared, hcimport, backup):
+    for family in (serve, checkconfig, keys, checks, channels, windows, declared, hcimport,
+                   backup):  # fmt: skip
         family.add_parsers(commands)
     return parser
 
