@@ -33,6 +33,7 @@ fmt: $(STAMP)
 bench: $(STAMP)  ## Benchmarks against a bare Falcon baseline, then the soak test (BENCHMARKS.md).
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/proxy.py
 	$(BIN)/pytest -q -m slow -s tests/test_soak.py
 
 bench-dashboard: $(STAMP)  ## The checks page with 1,000 checks: time, size, memory (BENCHMARKS.md).

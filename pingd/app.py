@@ -222,7 +222,8 @@ def create_app(
     app.resp_options.secure_cookies_by_default = False
     app.add_sink(ping_router or make_ping_router(config, service), PING_PREFIX)
     add_api_routes(app, config.server.base_url, openapi.build_document(config.server.base_url))
-    add_dashboard_routes(app, service, config.server.base_url, monotonic)
+    add_dashboard_routes(app, service, config.server.base_url, monotonic,
+                         require_https=config.api.require_https)  # fmt: skip
     add_hc_routes(app, service, config.server.base_url, require_https=config.api.require_https)
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(falcon.HTTPError, _handle_http_error)

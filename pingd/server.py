@@ -52,6 +52,7 @@ from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 from waitress.utilities import build_http_date
 
+from pingd import strict_http
 from pingd.ping_routes import COMMITTED
 from pingd.ping_routes import PING_METHODS
 from pingd.ping_routes import PING_PREFIX
@@ -352,7 +353,7 @@ def create_server(
         **plain,
     )
     lane_dispatcher.attach(server.adj, socket_map, proxy)
-    return server
+    return strict_http.install(server)
 
 
 def create_plain_server(app: WSGIApp, options: dict[str, Any]) -> Any:
@@ -366,4 +367,4 @@ def create_plain_server(app: WSGIApp, options: dict[str, Any]) -> Any:
         options = {**options, "send_bytes": BUFFERED_SEND_BYTES}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
-        return waitress.create_server(app, **options)
+        return strict_http.install(waitress.create_server(app, **options))

@@ -101,3 +101,16 @@ def test_the_setting_takes_only_its_three_values(tmp_path: Path) -> None:
         ConfigError, match=r"api.require_https .*must be one of auto, always, never"
     ):
         default_config(api__require_https="sometimes")
+
+
+def test_the_dashboard_refuses_to_sign_in_with_a_key_sent_in_clear_from_afar(
+    tmp_path: Path, store: Store, clock: FakeClock, service: Service
+) -> None:
+    key = service.create_api_key("browser")
+    app = app_with("auto", tmp_path, store, clock)
+    far = {"REMOTE_ADDR": "8.8.8.8"}
+    page = app.post("/login", {"key": key}, extra_environ=far, status=403)
+    assert "revoke it" in page.text and "pingd_session" not in page.headers.get("Set-Cookie", "")
+    assert service.list_api_keys() and {k.last_used for k in service.list_api_keys()} == {None}
+    https = {**far, "wsgi.url_scheme": "https", "HTTP_HOST": "localhost:8000"}
+    app.post("/login", {"key": key}, extra_environ=https, status=303)

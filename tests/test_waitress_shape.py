@@ -198,3 +198,40 @@ def test_a_server_built_with_a_dispatcher_of_ones_own_uses_it() -> None:
         lane.shutdown()
         for dispatcher in list(socket_map.values()):  # the server and its channels
             dispatcher.close()
+
+
+# -- what pingd/strict_http.py leans on (both paths, the lane's and the plain one) -------
+
+
+def test_a_listening_server_makes_channels_of_its_channel_class() -> None:
+    from waitress.server import BaseWSGIServer  # noqa: PLC0415
+
+    assert BaseWSGIServer.channel_class is HTTPChannel
+    assert "self.channel_class(" in source(BaseWSGIServer.handle_accept)
+
+
+def test_a_channel_parses_with_its_parser_class_and_errors_with_its_error_task_class() -> None:
+    assert HTTPChannel.parser_class is HTTPRequestParser
+    assert "self.parser_class(self.adj)" in source(HTTPChannel.received)
+    assert "self.error_task_class(self, request)" in source(HTTPChannel.service)
+
+
+def test_parse_header_gets_the_header_block_and_a_parsing_error_becomes_a_400() -> None:
+    from waitress.parser import ParsingError  # noqa: PLC0415
+
+    assert parameters(HTTPRequestParser.parse_header) == ["self", "header_plus"]
+    received = source(HTTPRequestParser.received)
+    assert "self.parse_header(header_plus)" in received
+    assert "except ParsingError as e:" in received and "BadRequest(" in received
+    assert issubclass(ParsingError, Exception)
+
+
+def test_an_error_task_writes_what_execute_sets() -> None:
+    from waitress.task import ErrorTask  # noqa: PLC0415
+    from waitress.utilities import Error  # noqa: PLC0415
+
+    execute = source(ErrorTask.execute)
+    for attribute in ("self.status", "self.response_headers", "self.content_length",
+                      "self.set_close_on_finish()", "self.write("):  # fmt: skip
+        assert attribute in execute
+    assert {"code", "reason"} <= set(vars(Error))

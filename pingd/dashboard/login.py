@@ -16,6 +16,8 @@ from pingd.dashboard.session import Sessions
 from pingd.dashboard.session import local_path
 from pingd.dashboard.session import read_form
 from pingd.dashboard.session import refuse
+from pingd.domain.transport import clear_key_message
+from pingd.domain.transport import key_sent_in_clear
 from pingd.service import Service
 
 
@@ -51,8 +53,13 @@ class LoginResource:
         target = local_path(form.get("next"))
         if not _attempt_allowed(self._sessions, req, resp):
             return
+        key, client = form.get("key", "").strip(), req.remote_addr or ""
+        if key and key_sent_in_clear(self._sessions.require_https, req.scheme, client):
+            render_page(resp, "login.html", http_status=falcon.HTTP_403, visitor=None, next=target,
+                        error=clear_key_message(client, key))  # fmt: skip
+            return
         signed = self._service.sign_in_with_key(
-            form.get("key", "").strip(),
+            key,
             user_agent=req.user_agent or "",
             remote_addr=req.remote_addr or "",
         )

@@ -32,10 +32,11 @@ from pingd.service import Service
 
 
 def add_dashboard_routes(
-    app: falcon.App[Any, Any], service: Service, base_url: str, monotonic: Callable[[], float]
-) -> None:
+    app: falcon.App[Any, Any], service: Service, base_url: str, monotonic: Callable[[], float],
+    *, require_https: str = "auto",
+) -> None:  # fmt: skip
     """Mount the dashboard's pages, forms and assets on the app."""
-    sessions = Sessions(service, base_url, monotonic=monotonic)
+    sessions = Sessions(service, base_url, monotonic=monotonic, require_https=require_https)
     app.add_route("/", ChecksPage(service, sessions, base_url))
     app.add_route("/tv", TvPage(service, sessions))
     app.add_route("/checks/new", NewCheckForm(service, sessions))

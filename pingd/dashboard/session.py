@@ -139,9 +139,11 @@ class Sessions:
     """The dashboard's view of sessions: cookies, sign-in limits and forged-POST checks."""
 
     def __init__(
-        self, service: Service, base_url: str, *, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+        self, service: Service, base_url: str, *, monotonic: Callable[[], float] = time.monotonic,
+        require_https: str = "auto",
+    ) -> None:  # fmt: skip
         self._service = service
+        self.require_https = require_https  # for the sign-in with an API key
         self._base_origin = origin_of(base_url)
         self._https_base = base_url.startswith("https://")
         self._per_address = RateLimiter(LOGIN_RATE_PER_SECOND, LOGIN_BURST, clock=monotonic)
