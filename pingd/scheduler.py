@@ -72,18 +72,18 @@ class AlertLoop:
                     logger.info("alert loop: deleted %d ended sessions and sign-in links", ended)
             except Exception as ex:
                 _log_failure("pruning history", ex)
-        try:
-            flipped = self._service.sweep_overdue()
-            if flipped:
-                logger.info("alert loop: %d check(s) went down", flipped)
-        except Exception as ex:
-            _log_failure("sweeping overdue checks", ex)
-        try:
-            queued = self._service.sweep_policy()
-            if queued:
-                logger.info("alert loop: %d reminder(s), late or held notice(s) queued", queued)
-        except Exception as ex:
-            _log_failure("sending reminders and held alerts", ex)
+        # Each sweep is a write of its own: one failing leaves the other to run.
+        for sweep, what, said in (
+            (self._service.sweep_overdue, "sweeping overdue checks", "%d check(s) went down"),
+            (self._service.sweep_policy, "sending reminders and held alerts",
+             "%d reminder(s), late or held notice(s) queued"),
+        ):  # fmt: skip
+            try:
+                count = sweep()
+                if count:
+                    logger.info("alert loop: " + said, count)
+            except Exception as ex:
+                _log_failure(what, ex)
         try:
             for delivery in self._service.due_deliveries():
                 with self._busy_lock:

@@ -89,8 +89,9 @@ class StrictChannel(HTTPChannel):  # type: ignore[misc]
 
 def install(server: Any) -> Any:
     """Make every listening socket of a waitress server use the strict channel; return it."""
-    servers = [server] if isinstance(server, BaseWSGIServer) else []
-    servers += [s for s in getattr(server, "map", {}).values() if isinstance(s, BaseWSGIServer)]
+    # One listening server, or a MultiSocketServer whose map holds several.
+    servers = [server] if isinstance(server, BaseWSGIServer) else list(server.map.values())
     for listening in servers:
-        listening.channel_class = StrictChannel
+        if isinstance(listening, BaseWSGIServer):
+            listening.channel_class = StrictChannel
     return server

@@ -24,6 +24,7 @@ from pingd.domain.checks import overdue_flip
 from pingd.domain.checks import went_down
 from pingd.service.core import DeliveryOutcome
 from pingd.service.core import ServiceCore
+from pingd.service.policy import last_ping_of
 from pingd.service.policy import queue_alerts
 from pingd.service.policy import send_late_notices
 from pingd.service.policy import send_reminders
@@ -33,7 +34,6 @@ from pingd.store import checks as checks_db
 from pingd.store import database
 from pingd.store import deliveries as deliveries_db
 from pingd.store import flips as flips_db
-from pingd.store import pings as pings_db
 
 
 class AlertsService(ServiceCore):
@@ -52,8 +52,7 @@ class AlertsService(ServiceCore):
                 down = went_down(check)
                 checks_db.update_check(conn, down)
                 flips_db.insert_flip(conn, flip)
-                last = pings_db.list_pings(conn, check.id, 1)
-                queue_alerts(conn, down, [flip], last[0] if last else None, now)
+                queue_alerts(conn, down, [flip], last_ping_of(conn, check.id), now)
                 flipped += 1
             return flipped
 

@@ -99,8 +99,8 @@ def keep_reminding(conn: sqlite3.Connection, check: Check, now: datetime) -> Non
     if check.status != "down" or reminders_db.get_alert_state(conn, check.id)[0] != "down":
         return
     have = {r.channel_id for r in reminders_db.list_check_reminders(conn, check.id)}
-    since = next((f.created for f in flips_db.list_flips(conn, check.id, 20)
-                  if f.new_status == "down"), now)  # fmt: skip
+    down = _newest_flip_to(conn, check.id, "down")
+    since = now if down is None else down.created
     missing = [c for c in channels_db.get_check_channels(conn, check.id) if c.id not in have]
     _start_reminders(conn, check, missing, since, now)
 
@@ -120,12 +120,12 @@ def settle_owed(conn: sqlite3.Connection, now: datetime) -> int:
             continue
         notified, _ = reminders_db.get_alert_state(conn, check.id)
         owed = _owed_flip(conn, check, notified, now)
-        reminders_db.set_alert_state(conn, check.id, notified, owed=False)
         if owed is None:  # recovered before anyone was told, paused, or told already
+            reminders_db.set_alert_state(conn, check.id, notified, owed=False)
             keep_reminding(conn, check, now)
             continue
         channels = channels_db.get_check_channels(conn, check.id)
-        event = held_event(alert_event(check, owed, _last_ping(conn, check)), owed.created)
+        event = held_event(alert_event(check, owed, last_ping_of(conn, check.id)), owed.created)
         for channel in channels:
             deliveries_db.insert_delivery(conn, channel.id, event, now)
         queued += len(channels)
@@ -143,14 +143,19 @@ def _owed_flip(conn: sqlite3.Connection, check: Check, notified: str, now: datet
         wanted = "up"
     else:
         return None
-    for flip in flips_db.list_flips(conn, check.id, 20):
-        if flip.new_status == wanted:
-            return flip
-    return Flip(check.id, now, "down" if wanted == "up" else "", wanted, "")
+    newest = _newest_flip_to(conn, check.id, wanted)
+    return newest or Flip(check.id, now, "down" if wanted == "up" else "", wanted, "")
 
 
-def _last_ping(conn: sqlite3.Connection, check: Check) -> Ping | None:
-    last = pings_db.list_pings(conn, check.id, 1)
+def _newest_flip_to(conn: sqlite3.Connection, check_id: int, status: str) -> Flip | None:
+    """Return the newest of a check's recent flips to ``status``, if any."""
+    return next((f for f in flips_db.list_flips(conn, check_id, 20) if f.new_status == status),
+                None)  # fmt: skip
+
+
+def last_ping_of(conn: sqlite3.Connection, check_id: int) -> Ping | None:
+    """Return a check's newest kept ping, which an alert quotes (the alerts family's too)."""
+    last = pings_db.list_pings(conn, check_id, 1)
     return last[0] if last else None
 
 
@@ -173,7 +178,7 @@ def send_reminders(conn: sqlite3.Connection, now: datetime) -> int:
             reminders_db.set_reminder(conn, dataclasses.replace(reminder, next_at=quiet))
             continue
         count = reminder.sent + 1
-        event = reminder_event(check, _last_ping(conn, check), reminder.down_since, count, now)
+        event = reminder_event(check, last_ping_of(conn, check.id), reminder.down_since, count, now)
         deliveries_db.insert_delivery(conn, channel.id, event, now)
         next_at = now + timedelta(seconds=interval)
         reminders_db.set_reminder(conn, dataclasses.replace(reminder, sent=count, next_at=next_at))
@@ -184,22 +189,18 @@ def send_reminders(conn: sqlite3.Connection, now: datetime) -> int:
 def send_late_notices(conn: sqlite3.Connection, now: datetime) -> int:
     """Tell the channels that ask (``notify_late``) that a check turned late; return how many.
 
-    Once per late spell: the deadline it was told for is kept, and a ping
-    sets a new one. Nothing of it is on the ping path.
+    Once per late spell: the deadline it was told for is kept (the query
+    skips it), and a ping sets a new one. Nothing of it is on the ping path.
     """
     queued = 0
-    for check in checks_db.list_watched_for_lateness(conn, now):
+    for check in checks_db.list_maybe_late_checks(conn, now):
         late = late_after(check)
-        if (
-            late is None
-            or now < late
-            or reminders_db.late_told(conn, check.id) == check.alert_after
-        ):
+        if late is None or now < late:
             continue
         reminders_db.set_late_told(conn, check.id, check.alert_after)
         if check_quiet_until(conn, check, now) is not None:
             continue  # a window covers it: no notice, and none owed (down would be)
-        event = late_event(check, _last_ping(conn, check), now)
+        event = late_event(check, last_ping_of(conn, check.id), now)
         for channel in channels_db.get_check_channels(conn, check.id):
             if channel.notify_late:
                 deliveries_db.insert_delivery(conn, channel.id, event, now)

@@ -177,14 +177,25 @@ def count_checks(conn: sqlite3.Connection, project_id: int) -> int:
     return int(row[0])
 
 
-def list_watched_for_lateness(conn: sqlite3.Connection, now: datetime) -> list[Check]:
-    """Return the up checks, waiting for a ping, that alert a channel asking for late notices."""
+def list_maybe_late_checks(conn: sqlite3.Connection, now: datetime) -> list[Check]:
+    """Return the up checks waiting for a ping that may have turned late and not been told so.
+
+    Only those alerting a channel that asks for late notices. A check is
+    late from its deadline less at most its grace, so this is a superset (by
+    up to a second, julianday being to the millisecond): the domain's
+    ``late_after`` says the exact instant. The alert loop runs it every tick,
+    in the writer: SQLite does the filtering, not Python.
+    """
     rows = conn.execute(
-        "SELECT * FROM checks WHERE status = 'up' AND last_start IS NULL"
-        " AND alert_after > ? AND id IN (SELECT check_id FROM check_channels"
+        "SELECT checks.* FROM checks LEFT JOIN check_alerts ON check_alerts.check_id = checks.id"
+        " WHERE checks.status = 'up' AND checks.last_start IS NULL AND checks.alert_after > :now"
+        " AND julianday(checks.alert_after) - checks.grace / 86400.0"
+        " <= julianday(:now) + 1 / 86400.0"
+        " AND check_alerts.late_told IS NOT checks.alert_after"
+        " AND checks.id IN (SELECT check_id FROM check_channels"
         " JOIN channels ON channels.id = channel_id WHERE channels.notify_late = 1)"
-        " ORDER BY alert_after",
-        (to_db_time(now),),
+        " ORDER BY checks.alert_after",
+        {"now": to_db_time(now)},
     ).fetchall()
     return [_check_from_row(row) for row in rows]
 

@@ -43,14 +43,6 @@ def set_alert_state(conn: sqlite3.Connection, check_id: int, notified: str, owed
     )
 
 
-def late_told(conn: sqlite3.Connection, check_id: int) -> datetime | None:
-    """Return the deadline of the late spell a check's channels were last told of."""
-    row = conn.execute(
-        "SELECT late_told FROM check_alerts WHERE check_id = ?", (check_id,)
-    ).fetchone()
-    return None if row is None else from_db_time(row[0])
-
-
 def set_late_told(conn: sqlite3.Connection, check_id: int, deadline: datetime | None) -> None:
     """Record that a check's channels were told of the late spell ending at ``deadline``."""
     conn.execute(
